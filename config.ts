@@ -1,0 +1,88 @@
+/**
+ * The environment, parsed once by one zod schema. A bad value stops start-up
+ * with a message naming the variable (see `loadConfig`).
+ */
+import { z } from "zod";
+
+const DAY_MS = 86_400_000;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+export const configSchema = z.object({
+  PORT: int(0, 65_535).default(8000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: z.string().regex(/^(file:|libsql:|https?:|wss?:)/, {
+    message: "must start with file:, libsql:, http(s): or ws(s):",
+  }).default("file:./data/fila.db"),
+  DATABASE_AUTH_TOKEN: z.string().optional(),
+  /** Path of the local Deno KV file; unset on Deno Deploy, where KV is built in. */
+  KV_PATH: z.string().optional(),
+  QUEUE_DRIVER: z.enum(["auto", "kv", "db"]).default("auto"),
+  ROLE: z.enum(["all", "api", "worker"]).default("all"),
+  WORKER_CONCURRENCY: int(1, 1_000).default(8),
+  /** How long a claimed task stays owned by its instance without a heartbeat. */
+  LEASE_MS: int(500, DAY_MS).default(30_000),
+  /** Interval of the in-process sweeper (expired leases, ready work without a wake-up). */
+  SWEEP_INTERVAL_MS: int(100, 600_000).default(2_000),
+  /** On SIGTERM, how long running tasks get to finish before they are handed back. */
+  SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+  RETRY_BASE_MS: int(1, DAY_MS).default(1_000),
+  RETRY_MAX_MS: int(1, DAY_MS).default(300_000),
+  QUOTE_PAIRS: z.string().default("USD-BRL,EUR-BRL,BTC-BRL")
+    .transform((s) => s.split(",").map((p) => p.trim().toUpperCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$/)).min(1)),
+  QUOTES_API_URL: z.url().default("https://economia.awesomeapi.com.br/json/last/"),
+  QUOTES_CRON: z.string().default("* * * * *"),
+  API_TOKEN: z.string().min(1).optional(),
+  CORS_ORIGINS: z.string().optional(),
+  SMTP_URL: z.string().optional(),
+  MAIL_FROM: z.string().default("Fila <fila@localhost>"),
+  TASK_RETENTION_DAYS: int(0, 3650).default(30),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
+  LOG_FORMAT: z.enum(["pretty", "json"]).optional(),
+  /** Set by Deno Deploy; its presence changes defaults and refuses a file: database. */
+  DENO_DEPLOYMENT_ID: z.string().optional(),
+  /** Run crons with Deno.cron (off in tests, which call the handlers directly). */
+  CRON_ENABLED: bool.default(true),
+}).superRefine((c, ctx) => {
+  if (c.DENO_DEPLOYMENT_ID && c.DATABASE_URL.startsWith("file:")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["DATABASE_URL"],
+      message: "a file: database is refused on Deno Deploy, where every instance would have its " +
+        "own; use a libsql:// URL (Turso or sqld)",
+    });
+  }
+});
+
+export type Config = z.output<typeof configSchema>;
+export type QueueDriverName = "kv" | "db";
+
+/** Raised when the environment does not parse; the message names every bad variable. */
+export class ConfigError extends Error {}
+
+/** Parses an environment (by default the process's) into a Config or throws ConfigError. */
+export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  // An empty variable means "unset", as in most twelve-factor tools.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/** Which broker driver to use: `auto` picks `db` on Deno Deploy or with a remote KV. */
+export function resolveQueueDriver(config: Config): QueueDriverName {
+  if (config.QUEUE_DRIVER !== "auto") return config.QUEUE_DRIVER;
+  const remoteKv = config.KV_PATH?.startsWith("http") ?? false;
+  return config.DENO_DEPLOYMENT_ID || remoteKv ? "db" : "kv";
+}
+
+/** KV path: the configured one, Deploy's built-in store, or the local default. */
+export function resolveKvPath(config: Config): string | undefined {
+  if (config.KV_PATH) return config.KV_PATH;
+  return config.DENO_DEPLOYMENT_ID ? undefined : "./data/kv.sqlite";
+}

@@ -1,0 +1,108 @@
+/**
+ * The drizzle schema: the single description of Fila's tables. Migrations in
+ * `db/migrations/` are generated from it by drizzle-kit (`deno task db:generate`).
+ * Times are epoch milliseconds in the store and ISO 8601 strings in the API.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const tasks = sqliteTable("tasks", {
+  id: text("id").primaryKey(),
+  type: text("type").notNull(),
+  title: text("title"),
+  description: text("description"),
+  payload: text("payload", { mode: "json" }).notNull(),
+  status: text("status").notNull(),
+  /** 0 = high, 1 = medium, 2 = low: an integer so the claim query can order by an index. */
+  priority: integer("priority").notNull(),
+  progress: integer("progress").notNull().default(0),
+  progressMessage: text("progress_message"),
+  result: text("result", { mode: "json" }),
+  error: text("error"),
+  attempts: integer("attempts").notNull().default(0),
+  maxAttempts: integer("max_attempts").notNull(),
+  timeoutMs: integer("timeout_ms").notNull(),
+  runAt: integer("run_at").notNull(),
+  leaseUntil: integer("lease_until"),
+  workerId: text("worker_id"),
+  idempotencyKey: text("idempotency_key"),
+  cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
+  requestId: text("request_id"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  startedAt: integer("started_at"),
+  finishedAt: integer("finished_at"),
+}, (t) => [
+  uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey),
+  // the claim: waiting tasks in priority order, then by when they became due
+  index("tasks_ready_idx").on(t.priority, t.runAt)
+    .where(sql`status in ('queued', 'scheduled', 'retrying')`),
+  index("tasks_status_idx").on(t.status, t.priority),
+  index("tasks_created_idx").on(t.createdAt),
+  index("tasks_type_created_idx").on(t.type, t.createdAt),
+  index("tasks_worker_idx").on(t.workerId, t.status),
+]);
+
+export const taskEvents = sqliteTable("task_events", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  taskId: text("task_id").notNull(),
+  at: integer("at").notNull(),
+  status: text("status").notNull(),
+  progress: integer("progress"),
+  message: text("message"),
+}, (t) => [index("task_events_task_idx").on(t.taskId, t.id)]);
+
+export const quotes = sqliteTable("quotes", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  pair: text("pair").notNull(),
+  code: text("code").notNull(),
+  codein: text("codein").notNull(),
+  name: text("name").notNull(),
+  high: real("high").notNull(),
+  low: real("low").notNull(),
+  bid: real("bid").notNull(),
+  ask: real("ask").notNull(),
+  varBid: real("var_bid"),
+  pctChange: real("pct_change"),
+  /** Upstream reading time, epoch ms. */
+  timestamp: integer("timestamp").notNull(),
+  /** Upstream's create_date, converted to ISO 8601 UTC. */
+  createDate: text("create_date").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+}, (t) => [
+  uniqueIndex("quotes_pair_timestamp_uq").on(t.pair, t.timestamp),
+]);
+
+export const sales = sqliteTable("sales", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  dataset: text("dataset").notNull(),
+  date: text("date").notNull(),
+  region: text("region").notNull(),
+  product: text("product").notNull(),
+  quantity: integer("quantity").notNull(),
+  unitPrice: real("unit_price").notNull(),
+  amount: real("amount").notNull(),
+}, (t) => [
+  index("sales_dataset_idx").on(t.dataset),
+  index("sales_region_date_idx").on(t.region, t.date),
+]);
+
+export const outbox = sqliteTable("outbox", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  taskId: text("task_id"),
+  from: text("from").notNull(),
+  to: text("to").notNull(),
+  subject: text("subject").notNull(),
+  text: text("text").notNull(),
+  html: text("html"),
+  /** [{ filename, contentType, content }] with text content. */
+  attachments: text("attachments", { mode: "json" }).notNull().default(sql`'[]'`),
+  createdAt: integer("created_at").notNull(),
+}, (t) => [index("outbox_created_idx").on(t.createdAt)]);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type TaskEventRow = typeof taskEvents.$inferSelect;
+export type QuoteRow = typeof quotes.$inferSelect;
+export type SaleRow = typeof sales.$inferSelect;
+export type OutboxRow = typeof outbox.$inferSelect;

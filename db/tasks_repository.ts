@@ -1,0 +1,405 @@
+/**
+ * Every read and write of `tasks` and `task_events`. Each state change is its own
+ * small function, and each write that follows a claim is fenced on
+ * (worker_id, attempts, status = 'running'): a worker whose lease expired and whose
+ * task was claimed again elsewhere can no longer touch it.
+ */
+import { and, asc, count, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { Database } from "./client.ts";
+import { taskEvents, type TaskRow, tasks } from "./schema.ts";
+import { WAITING_STATUSES } from "../tasks/engine/model.ts";
+
+export type NewTaskRow = typeof tasks.$inferInsert;
+
+export interface TaskFilter {
+  status?: string;
+  type?: string;
+  priority?: number;
+  limit: number;
+  offset: number;
+}
+
+/** Fencing condition: this worker still owns this attempt of this task. */
+function owned(id: string, workerId: string, attempt: number) {
+  return and(
+    eq(tasks.id, id),
+    eq(tasks.status, "running"),
+    eq(tasks.workerId, workerId),
+    eq(tasks.attempts, attempt),
+  );
+}
+
+export class TasksRepository {
+  constructor(private readonly db: Database) {}
+
+  private event(
+    taskId: string,
+    at: number,
+    status: string,
+    progress: number | null,
+    message?: string | null,
+  ) {
+    return this.db.insert(taskEvents).values({
+      taskId,
+      at,
+      status,
+      progress,
+      message: message ?? null,
+    });
+  }
+
+  /**
+   * An event for task `id` written only if the change made in the same batch took
+   * effect (the row now has `status` and was updated at `now`).
+   */
+  private eventIfChanged(id: string, now: number, status: string, message: string | null) {
+    return this.db.run(sql`
+      INSERT INTO task_events (task_id, at, status, progress, message)
+      SELECT id, ${now}, status, progress, ${message} FROM tasks
+      WHERE id = ${id} AND status = ${status} AND updated_at = ${now}`);
+  }
+
+  /**
+   * Inserts tasks and their first event in one transaction. A row whose
+   * idempotency key exists already is not inserted; the existing task is returned
+   * in its place with `created: false`.
+   */
+  async insertMany(rows: NewTaskRow[]): Promise<{ row: TaskRow; created: boolean }[]> {
+    if (rows.length === 0) return [];
+    const statements: BatchItem<"sqlite">[] = [];
+    for (const row of rows) {
+      statements.push(
+        this.db.insert(tasks).values(row).onConflictDoNothing({ target: tasks.idempotencyKey })
+          .returning(),
+      );
+    }
+    // only events of the rows that made it in (an idempotent repeat is not new)
+    statements.push(this.db.run(sql`
+      INSERT INTO task_events (task_id, at, status, progress, message)
+      SELECT id, created_at, status, 0, 'submitted' FROM tasks
+      WHERE id IN (${sql.join(rows.map((r) => sql`${r.id}`), sql`, `)})`));
+
+    const results = await this.db.batch(
+      statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
+    ) as unknown[];
+    const out: { row: TaskRow; created: boolean }[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const inserted = (results[i] as TaskRow[])[0];
+      if (inserted) out.push({ row: inserted, created: true });
+      else {
+        const existing = await this.getByIdempotencyKey(rows[i].idempotencyKey!);
+        if (!existing) {
+          throw new Error(`task with idempotency key vanished: ${rows[i].idempotencyKey}`);
+        }
+        out.push({ row: existing, created: false });
+      }
+    }
+    return out;
+  }
+
+  async get(id: string): Promise<TaskRow | undefined> {
+    const [row] = await this.db.select().from(tasks).where(eq(tasks.id, id)).limit(1);
+    return row;
+  }
+
+  async getByIdempotencyKey(key: string): Promise<TaskRow | undefined> {
+    const [row] = await this.db.select().from(tasks).where(eq(tasks.idempotencyKey, key)).limit(1);
+    return row;
+  }
+
+  /** Newest first, with the total that matches the filter. */
+  async list(filter: TaskFilter): Promise<{ rows: TaskRow[]; total: number }> {
+    const where = and(
+      filter.status ? eq(tasks.status, filter.status) : undefined,
+      filter.type ? eq(tasks.type, filter.type) : undefined,
+      filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
+    );
+    const [rows, [{ total }]] = await Promise.all([
+      this.db.select().from(tasks).where(where).orderBy(desc(tasks.createdAt), desc(tasks.id))
+        .limit(filter.limit).offset(filter.offset),
+      this.db.select({ total: count() }).from(tasks).where(where),
+    ]);
+    return { rows, total };
+  }
+
+  /**
+   * Claims up to `limit` ready tasks, highest priority first, in one conditional
+   * UPDATE: a task is claimed by exactly one worker, whatever the messages say.
+   */
+  claimReady(
+    workerId: string,
+    limit: number,
+    leaseMs: number,
+    now = Date.now(),
+  ): Promise<TaskRow[]> {
+    const ready = this.db.select({ id: tasks.id }).from(tasks).where(and(
+      inArray(tasks.status, [...WAITING_STATUSES]),
+      lte(tasks.runAt, now),
+    )).orderBy(asc(tasks.priority), asc(tasks.runAt)).limit(limit);
+    return this.db.update(tasks).set({
+      status: "running",
+      attempts: sql`${tasks.attempts} + 1`,
+      leaseUntil: now + leaseMs,
+      workerId,
+      startedAt: now,
+      updatedAt: now,
+      progress: 0,
+      progressMessage: null,
+    }).where(and(
+      inArray(tasks.id, ready),
+      inArray(tasks.status, [...WAITING_STATUSES]),
+      eq(tasks.cancelRequested, false),
+    )).returning();
+  }
+
+  /** The earliest run_at among waiting tasks, or null when none wait. */
+  async nextRunAt(): Promise<number | null> {
+    const [row] = await this.db.select({ at: sql<number | null>`min(${tasks.runAt})` }).from(tasks)
+      .where(inArray(tasks.status, [...WAITING_STATUSES]));
+    return row?.at ?? null;
+  }
+
+  /** Records the start of an attempt in the history (separate from the claim so claims stay one statement). */
+  async recordStarts(rows: TaskRow[], workerId: string): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.insert(taskEvents).values(rows.map((r) => ({
+      taskId: r.id,
+      at: r.startedAt ?? Date.now(),
+      status: "running",
+      progress: 0,
+      message: `attempt ${r.attempts} of ${r.maxAttempts} on ${workerId}`,
+    })));
+  }
+
+  /** Finishes an attempt as `succeeded`. Returns false when the attempt was no longer ours. */
+  async succeed(id: string, workerId: string, attempt: number, result: unknown): Promise<boolean> {
+    const now = Date.now();
+    const [updated] = await this.db.batch([
+      this.db.update(tasks).set({
+        status: "succeeded",
+        result: (result ?? null) as unknown,
+        error: null,
+        progress: 100,
+        leaseUntil: null,
+        finishedAt: now,
+        updatedAt: now,
+      }).where(owned(id, workerId, attempt)).returning({ id: tasks.id }),
+      this.eventIfChanged(id, now, "succeeded", null),
+    ]);
+    return updated.length > 0;
+  }
+
+  /**
+   * Ends a failed attempt: `retrying` at `retryAt`, or `failed` when `retryAt` is
+   * null (the dead-letter state). Returns false when the attempt was no longer ours.
+   */
+  async failAttempt(
+    id: string,
+    workerId: string,
+    attempt: number,
+    error: string,
+    retryAt: number | null,
+  ): Promise<boolean> {
+    const now = Date.now();
+    const status = retryAt === null ? "failed" : "retrying";
+    const [updated] = await this.db.batch([
+      this.db.update(tasks).set({
+        status,
+        error,
+        runAt: retryAt ?? sql`${tasks.runAt}`,
+        leaseUntil: null,
+        workerId: retryAt === null ? sql`${tasks.workerId}` : null,
+        finishedAt: retryAt === null ? now : null,
+        updatedAt: now,
+      }).where(owned(id, workerId, attempt)).returning({ id: tasks.id }),
+      this.eventIfChanged(id, now, status, error),
+    ]);
+    return updated.length > 0;
+  }
+
+  /** Ends a running attempt as `cancelled` after its signal aborted. */
+  async finishCancelled(id: string, workerId: string, attempt: number): Promise<boolean> {
+    const now = Date.now();
+    const [updated] = await this.db.batch([
+      this.db.update(tasks).set({
+        status: "cancelled",
+        leaseUntil: null,
+        finishedAt: now,
+        updatedAt: now,
+      }).where(owned(id, workerId, attempt)).returning({ id: tasks.id }),
+      this.eventIfChanged(id, now, "cancelled", "stopped while running"),
+    ]);
+    return updated.length > 0;
+  }
+
+  /** Stores progress of a running attempt; fenced like every post-claim write. */
+  async progress(
+    id: string,
+    workerId: string,
+    attempt: number,
+    pct: number,
+    message: string | null,
+  ): Promise<boolean> {
+    const now = Date.now();
+    const updated = await this.db.update(tasks).set({
+      progress: pct,
+      progressMessage: message,
+      updatedAt: now,
+    }).where(owned(id, workerId, attempt)).returning({ id: tasks.id });
+    if (updated.length > 0) await this.event(id, now, "running", pct, message);
+    return updated.length > 0;
+  }
+
+  /**
+   * Cancels a task. A waiting task becomes `cancelled` at once; a running one is
+   * marked `cancel_requested` and its worker aborts it.
+   */
+  async requestCancel(id: string): Promise<"cancelled" | "requested" | "final" | "missing"> {
+    const now = Date.now();
+    const [waiting] = await this.db.batch([
+      this.db.update(tasks).set({
+        status: "cancelled",
+        cancelRequested: true,
+        finishedAt: now,
+        updatedAt: now,
+      }).where(and(eq(tasks.id, id), inArray(tasks.status, [...WAITING_STATUSES]))).returning({
+        id: tasks.id,
+      }),
+      this.eventIfChanged(id, now, "cancelled", "cancelled before it ran"),
+    ]);
+    if (waiting.length > 0) return "cancelled";
+    const running = await this.db.update(tasks).set({ cancelRequested: true, updatedAt: now })
+      .where(and(eq(tasks.id, id), eq(tasks.status, "running"))).returning({ id: tasks.id });
+    if (running.length > 0) return "requested";
+    return (await this.get(id)) ? "final" : "missing";
+  }
+
+  /** Replays a `failed` or `cancelled` task from scratch. Returns the row, or null if not allowed. */
+  async replay(id: string): Promise<TaskRow | null> {
+    const now = Date.now();
+    const [rows] = await this.db.batch([
+      this.db.update(tasks).set({
+        status: "queued",
+        attempts: 0,
+        error: null,
+        result: null,
+        progress: 0,
+        progressMessage: null,
+        cancelRequested: false,
+        leaseUntil: null,
+        workerId: null,
+        runAt: now,
+        startedAt: null,
+        finishedAt: null,
+        updatedAt: now,
+      }).where(and(eq(tasks.id, id), inArray(tasks.status, ["failed", "cancelled"]))).returning(),
+      this.eventIfChanged(id, now, "queued", "retried by request"),
+    ]);
+    return rows[0] ?? null;
+  }
+
+  /** Heartbeat: extends the lease of this worker's running tasks. */
+  async renewLeases(workerId: string, ids: string[], leaseUntil: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.update(tasks).set({ leaseUntil }).where(and(
+      inArray(tasks.id, ids),
+      eq(tasks.workerId, workerId),
+      eq(tasks.status, "running"),
+    ));
+  }
+
+  /** Of these running tasks, those whose cancel was requested (possibly via another instance). */
+  async cancelRequested(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.select({ id: tasks.id }).from(tasks).where(and(
+      inArray(tasks.id, ids),
+      eq(tasks.cancelRequested, true),
+    ));
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Sweeper: running tasks whose lease expired (their instance died) go back to
+   * `queued`, or to `failed` when that was their last attempt.
+   */
+  async requeueExpired(now = Date.now()): Promise<number> {
+    const expired = and(eq(tasks.status, "running"), lte(tasks.leaseUntil, now));
+    const lost = sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
+    const results = await this.db.batch([
+      this.db.update(tasks).set({
+        status:
+          sql`case when ${tasks.attempts} >= ${tasks.maxAttempts} then 'failed' else 'queued' end`,
+        error: lost,
+        leaseUntil: null,
+        finishedAt:
+          sql`case when ${tasks.attempts} >= ${tasks.maxAttempts} then ${now} else null end`,
+        runAt: now,
+        updatedAt: now,
+      }).where(expired).returning({ id: tasks.id, status: tasks.status, error: tasks.error }),
+    ]);
+    const rows = results[0];
+    if (rows.length > 0) {
+      await this.db.insert(taskEvents).values(
+        rows.map((r) => ({
+          taskId: r.id,
+          at: now,
+          status: r.status,
+          progress: null,
+          message: r.error,
+        })),
+      );
+    }
+    return rows.length;
+  }
+
+  /**
+   * Shutdown: hands this worker's running tasks back to `queued`, undoing the
+   * attempt they could not finish.
+   */
+  async handBack(workerId: string, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const now = Date.now();
+    const rows = await this.db.update(tasks).set({
+      status: "queued",
+      attempts: sql`max(${tasks.attempts} - 1, 0)`,
+      leaseUntil: null,
+      workerId: null,
+      runAt: now,
+      updatedAt: now,
+    }).where(and(inArray(tasks.id, ids), eq(tasks.workerId, workerId), eq(tasks.status, "running")))
+      .returning({ id: tasks.id });
+    if (rows.length > 0) {
+      await this.db.insert(taskEvents).values(
+        rows.map((r) => ({
+          taskId: r.id,
+          at: now,
+          status: "queued",
+          progress: 0,
+          message: "handed back at shutdown",
+        })),
+      );
+    }
+    return rows.length;
+  }
+
+  /** Whether any waiting task is due now. */
+  async hasReady(now = Date.now()): Promise<boolean> {
+    const [row] = await this.db.select({ id: tasks.id }).from(tasks)
+      .where(and(inArray(tasks.status, [...WAITING_STATUSES]), lte(tasks.runAt, now))).limit(1);
+    return row !== undefined;
+  }
+
+  /** Scheduled tasks whose time has come are shown as `queued` (cosmetic; claims accept both). */
+  async promoteDue(now = Date.now()): Promise<void> {
+    await this.db.update(tasks).set({ status: "queued", updatedAt: now })
+      .where(and(eq(tasks.status, "scheduled"), lte(tasks.runAt, now)));
+  }
+
+  /** The history of a task after event id `afterId`, oldest first. */
+  events(taskId: string, afterId = 0) {
+    return this.db.select().from(taskEvents)
+      .where(and(eq(taskEvents.taskId, taskId), gt(taskEvents.id, afterId)))
+      .orderBy(asc(taskEvents.id));
+  }
+}

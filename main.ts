@@ -1,0 +1,184 @@
+/**
+ * Composition root: config → db → kv → engine → app → cron → serve.
+ * `deno task dev` runs this file; tests call `startFila` to get a real instance.
+ */
+import { configure, getConsoleSink, getLogger, jsonLinesFormatter } from "@logtape/logtape";
+import { type Config, loadConfig, resolveKvPath, resolveQueueDriver } from "./config.ts";
+import { openStore, type Store } from "./db/client.ts";
+import { applyMigrations } from "./db/migrate.ts";
+import { createApp, type FilaApp } from "./routes/app.ts";
+import type { HealthCheck } from "./routes/health.ts";
+import type { Broker } from "./tasks/engine/broker.ts";
+import { DbBroker } from "./tasks/engine/db_broker.ts";
+import { Engine } from "./tasks/engine/engine.ts";
+import { KvBroker } from "./tasks/engine/kv_broker.ts";
+import { TaskRegistry } from "./tasks/engine/task_registry.ts";
+import type { TaskServices } from "./tasks/services.ts";
+import type { TaskDefinition } from "./tasks/types/define_task.ts";
+import { taskTypes } from "./tasks/types/registry.ts";
+import denoJson from "./deno.json" with { type: "json" };
+
+export const VERSION: string = (denoJson as { version?: string }).version ?? "0.0.0";
+
+export interface StartOptions {
+  /** Task types beyond the registry's (tests add their own). */
+  extraTaskTypes?: TaskDefinition[];
+  /** Listen for HTTP (default: unless ROLE=worker). */
+  serve?: boolean;
+}
+
+export interface FilaInstance {
+  config: Config;
+  instanceId: string;
+  store: Store;
+  kv: Deno.Kv;
+  engine: Engine;
+  app: FilaApp;
+  /** The bound port, when serving. */
+  port: number | null;
+  url: string | null;
+  /** Graceful stop: HTTP first, then workers (with the configured grace), then handles. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const log = getLogger(["fila"]);
+
+/** Configures LogTape once per process: pretty lines in a terminal, JSON lines otherwise. */
+export async function configureLogging(config: Config): Promise<void> {
+  const json = (config.LOG_FORMAT ?? (Deno.stdout.isTerminal() ? "pretty" : "json")) === "json";
+  await configure({
+    reset: true,
+    sinks: { console: getConsoleSink(json ? { formatter: jsonLinesFormatter } : {}) },
+    loggers: [
+      { category: ["fila"], lowestLevel: config.LOG_LEVEL, sinks: ["console"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+}
+
+function makeInstanceId(): string {
+  let host = "local";
+  try {
+    host = Deno.hostname();
+  } catch { /* no --allow-sys: keep the placeholder */ }
+  return `${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
+}
+
+/** Starts one Fila instance (API, workers and sweeper as its ROLE says). */
+export async function startFila(config: Config, options: StartOptions = {}): Promise<FilaInstance> {
+  const startedAt = Date.now();
+  const instanceId = makeInstanceId();
+  const store = await openStore(config.DATABASE_URL, config.DATABASE_AUTH_TOKEN);
+  await applyMigrations(store.db);
+  const kv = await Deno.openKv(resolveKvPath(config));
+  const driver = resolveQueueDriver(config);
+  const broker: Broker = driver === "kv" ? new KvBroker(kv) : new DbBroker();
+  const registry = new TaskRegistry([...taskTypes, ...(options.extraTaskTypes ?? [])]);
+  const services: TaskServices = { db: store.db, config };
+  const runsWorkers = config.ROLE !== "api";
+
+  const engine = new Engine({
+    db: store.db,
+    registry,
+    broker,
+    services,
+    workerId: instanceId,
+    runsWorkers,
+    concurrency: config.WORKER_CONCURRENCY,
+    leaseMs: config.LEASE_MS,
+    sweepIntervalMs: config.SWEEP_INTERVAL_MS,
+    retryBaseMs: config.RETRY_BASE_MS,
+    retryMaxMs: config.RETRY_MAX_MS,
+  });
+
+  const healthChecks: HealthCheck[] = [
+    {
+      name: "db",
+      critical: true,
+      run: async () => {
+        await store.client.execute("SELECT 1 FROM tasks LIMIT 1");
+        return { ok: true };
+      },
+    },
+    {
+      name: "kv",
+      critical: true,
+      run: async () => {
+        await kv.get(["fila", "health"]);
+        return { ok: true, driver };
+      },
+    },
+    {
+      name: "sweeper",
+      critical: false,
+      run: () =>
+        Promise.resolve({
+          ok: engine.sweeper.lastError === null,
+          error: engine.sweeper.lastError ?? undefined,
+        }),
+    },
+  ];
+  const app = createApp({
+    engine,
+    healthChecks,
+    version: VERSION,
+    instance: instanceId,
+    startedAt,
+  });
+
+  engine.start();
+
+  let server: Deno.HttpServer | null = null;
+  const serve = options.serve ?? config.ROLE !== "worker";
+  if (serve) {
+    server = Deno.serve({
+      port: config.PORT,
+      hostname: config.HOST,
+      onListen: () => {},
+    }, app.fetch);
+  }
+  const port = server ? (server.addr as Deno.NetAddr).port : null;
+  const url = server
+    ? `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`
+    : null;
+  log.info("Fila {version} up: {role} role, {driver} driver, {concurrency} workers{at}", {
+    version: VERSION,
+    role: config.ROLE,
+    driver,
+    concurrency: runsWorkers ? config.WORKER_CONCURRENCY : 0,
+    at: url ? ` on ${url}` : "",
+    instance: instanceId,
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (graceMs = config.SHUTDOWN_GRACE_MS) =>
+    stopping ??= (async () => {
+      await server?.shutdown();
+      await engine.stop(graceMs);
+      kv.close();
+      store.close();
+    })();
+
+  return { config, instanceId, store, kv, engine, app, port, url, stop };
+}
+
+if (import.meta.main) {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    Deno.exit(1);
+  }
+  await configureLogging(config);
+  const instance = await startFila(config);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      log.info("{signal}: stopping (grace {graceMs} ms)", {
+        signal,
+        graceMs: config.SHUTDOWN_GRACE_MS,
+      });
+      instance.stop().then(() => Deno.exit(0), () => Deno.exit(1));
+    });
+  }
+}

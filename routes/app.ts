@@ -1,0 +1,51 @@
+/**
+ * The HTTP application: middleware, every router (at `/` and under `/api/v1`),
+ * errors mapped in one place.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import type { Engine } from "../tasks/engine/engine.ts";
+import { errorBody, handleError, validationHook } from "./errors.ts";
+import { type HealthCheck, healthRouter } from "./health.ts";
+import { tasksRouter } from "./tasks.ts";
+
+export interface AppDeps {
+  engine: Engine;
+  healthChecks: HealthCheck[];
+  version: string;
+  instance: string;
+  startedAt: number;
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Builds the Hono app; `main.ts` serves it, tests too. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono({ strict: false, defaultHook: validationHook });
+  app.use(requestId({ limitLength: 200 }));
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json(errorBody("payload_too_large", "request body is over 1 MiB"), 413),
+  }));
+
+  const api = new OpenAPIHono({ strict: false, defaultHook: validationHook });
+  api.route("/", tasksRouter(deps.engine));
+  api.route("/", healthRouter(deps));
+
+  app.route("/", api);
+  app.route("/api/v1", api);
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Fila", version: deps.version, description: "Background tasks over HTTP." },
+  });
+
+  app.notFound((c) =>
+    c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404)
+  );
+  app.onError(handleError);
+  return app;
+}
+
+export type FilaApp = ReturnType<typeof createApp>;

@@ -1,0 +1,109 @@
+/**
+ * The tasks API's request and response schemas: they validate requests and feed
+ * the OpenAPI document.
+ */
+import { z } from "@hono/zod-openapi";
+import { MAX_DELAY_MS } from "../tasks/engine/broker.ts";
+import {
+  PRIORITIES,
+  type Priority,
+  TASK_STATUSES,
+  type TaskStatus,
+} from "../tasks/engine/model.ts";
+
+/** Accepted in any case: `HIGH` = `high`. */
+export const prioritySchema = z.string()
+  .regex(/^(high|medium|low)$/i, { message: "priority must be high, medium or low" })
+  .transform((s) => s.toLowerCase() as Priority)
+  .openapi({ example: "medium", description: "high, medium (default) or low; any case" });
+
+export const statusSchema = z.string()
+  .regex(new RegExp(`^(${TASK_STATUSES.join("|")})$`, "i"), {
+    message: `status must be one of ${TASK_STATUSES.join(", ")}`,
+  })
+  .transform((s) => s.toLowerCase() as TaskStatus)
+  .openapi({ example: "queued" });
+
+export const taskSubmitSchema = z.object({
+  type: z.string().min(1).max(100).optional().openapi({
+    description:
+      "Task type; `action` is an alias. Without one, a task with a title is a `work` item.",
+    example: "uppercase",
+  }),
+  action: z.string().min(1).max(100).optional().openapi({ description: "Alias of `type`." }),
+  payload: z.unknown().optional().openapi({
+    description: "Input, checked by the type's own schema; `data` is an alias.",
+    example: { text: "hello" },
+  }),
+  data: z.unknown().optional().openapi({ description: "Alias of `payload`." }),
+  priority: prioritySchema.optional(),
+  delay_ms: z.number().int().min(0).max(MAX_DELAY_MS).optional().openapi({
+    description: "Run no sooner than this many ms from now (at most 30 days).",
+  }),
+  run_at: z.iso.datetime({ offset: true }).optional().openapi({
+    description: "Run no sooner than this ISO 8601 time (at most 30 days ahead).",
+  }),
+  max_attempts: z.number().int().min(1).max(100).optional().openapi({ example: 3 }),
+  timeout_ms: z.number().int().min(100).max(86_400_000).optional().openapi({ example: 300000 }),
+  title: z.string().max(200).optional(),
+  description: z.string().max(5_000).optional(),
+  idempotency_key: z.string().min(1).max(200).optional().openapi({
+    description:
+      "Submitting the same key again returns the first task (header `Idempotency-Key` works too).",
+  }),
+}).strict().openapi("TaskSubmit");
+export type TaskSubmitBody = z.output<typeof taskSubmitSchema>;
+
+export const batchSubmitSchema = z.object({
+  tasks: z.array(taskSubmitSchema).min(1).max(1_000),
+}).strict().openapi("TaskBatchSubmit");
+
+export const taskSchema = z.object({
+  id: z.string().openapi({ example: "01936b2e-7c1a-7000-8000-000000000000" }),
+  type: z.string(),
+  title: z.string().nullable(),
+  description: z.string().nullable(),
+  status: z.enum(TASK_STATUSES),
+  priority: z.enum(PRIORITIES),
+  progress: z.number().int(),
+  progress_message: z.string().nullable(),
+  payload: z.unknown(),
+  result: z.unknown(),
+  error: z.string().nullable(),
+  attempts: z.number().int(),
+  max_attempts: z.number().int(),
+  timeout_ms: z.number().int(),
+  cancel_requested: z.boolean(),
+  idempotency_key: z.string().nullable(),
+  worker_id: z.string().nullable(),
+  run_at: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+}).openapi("Task");
+
+export const taskListSchema = z.object({
+  tasks: z.array(taskSchema),
+  count: z.number().int(),
+  total: z.number().int(),
+}).openapi("TaskList");
+
+export const taskStatusSchema = z.object({
+  id: z.string(),
+  status: z.enum(TASK_STATUSES),
+  progress: z.number().int(),
+}).openapi("TaskStatus");
+
+export const listQuerySchema = z.object({
+  status: statusSchema.optional(),
+  type: z.string().max(100).optional(),
+  priority: prioritySchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
+  skip: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
+});
+
+export const idParamSchema = z.object({
+  id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }),
+});

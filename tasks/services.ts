@@ -1,0 +1,11 @@
+/**
+ * What a running task may use besides its input: the store, the configuration,
+ * and the outside systems of `tasks/clients/`. Built once in `main.ts`.
+ */
+import type { Config } from "../config.ts";
+import type { Database } from "../db/client.ts";
+
+export interface TaskServices {
+  db: Database;
+  config: Config;
+}

@@ -1,0 +1,15 @@
+/**
+ * The task types this service runs. Adding one: a file in this folder and a line here.
+ */
+import type { TaskDefinition } from "./define_task.ts";
+import { noop } from "./noop.ts";
+import { sum } from "./sum.ts";
+import { uppercase } from "./uppercase.ts";
+import { work } from "./work.ts";
+
+export const taskTypes: TaskDefinition[] = [
+  noop,
+  uppercase,
+  sum,
+  work,
+] as TaskDefinition[];

@@ -1,0 +1,17 @@
+/**
+ * Entry of a Fila instance run as a child process by tests: the real service
+ * plus the test task types, announcing itself on stdout with one line.
+ */
+import { loadConfig } from "../../config.ts";
+import { configureLogging, startFila } from "../../main.ts";
+import { testTaskTypes } from "./test_task_types.ts";
+
+const config = loadConfig();
+await configureLogging(config);
+const instance = await startFila(config, { extraTaskTypes: testTaskTypes });
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => {
+    instance.stop().then(() => Deno.exit(0), () => Deno.exit(1));
+  });
+}
+console.log(`FILA_READY ${JSON.stringify({ url: instance.url, instance: instance.instanceId })}`);
