@@ -89,6 +89,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     sweepIntervalMs: config.SWEEP_INTERVAL_MS,
     retryBaseMs: config.RETRY_BASE_MS,
     retryMaxMs: config.RETRY_MAX_MS,
+    retentionDays: config.TASK_RETENTION_DAYS,
   });
 
   const healthChecks: HealthCheck[] = [
@@ -153,6 +154,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   let stopping: Promise<void> | null = null;
   const stop = (graceMs = config.SHUTDOWN_GRACE_MS) =>
     stopping ??= (async () => {
+      engine.beginStop();
       await server?.shutdown();
       await engine.stop(graceMs);
       kv.close();

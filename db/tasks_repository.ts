@@ -396,6 +396,21 @@ export class TasksRepository {
       .where(and(eq(tasks.status, "scheduled"), lte(tasks.runAt, now)));
   }
 
+  /** Retention: deletes finished tasks (and their history) that ended before `before`. */
+  async purgeFinished(before: number): Promise<number> {
+    const old = and(
+      inArray(tasks.status, ["succeeded", "failed", "cancelled"]),
+      lte(tasks.finishedAt, before),
+    );
+    const [, deleted] = await this.db.batch([
+      this.db.delete(taskEvents).where(
+        inArray(taskEvents.taskId, this.db.select({ id: tasks.id }).from(tasks).where(old)),
+      ),
+      this.db.delete(tasks).where(old).returning({ id: tasks.id }),
+    ]);
+    return deleted.length;
+  }
+
   /** The history of a task after event id `afterId`, oldest first. */
   events(taskId: string, afterId = 0) {
     return this.db.select().from(taskEvents)

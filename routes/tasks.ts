@@ -219,8 +219,10 @@ export function tasksRouter(engine: Engine) {
       let wake: () => void = () => {};
       const unsubscribe = engine.changes.subscribe(id, () => wake());
       stream.onAbort(() => wake());
+      const onStop = () => wake();
+      engine.stopSignal.addEventListener("abort", onStop);
       try {
-        while (!stream.aborted) {
+        while (!stream.aborted && !engine.stopSignal.aborted) {
           for (const event of await engine.events(id, after)) {
             after = event.id;
             await stream.writeSSE({
@@ -253,6 +255,7 @@ export function tasksRouter(engine: Engine) {
         }
       } finally {
         unsubscribe();
+        engine.stopSignal.removeEventListener("abort", onStop);
       }
     }) as never;
   });

@@ -52,6 +52,8 @@ export interface EngineOptions {
   sweepIntervalMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Finished tasks are deleted this many days after they end (0: never). */
+  retentionDays?: number;
   hooks?: WorkerPoolHooks & EngineHooks;
 }
 
@@ -70,6 +72,7 @@ export class Engine {
   readonly sweeper: Sweeper;
   readonly workerId: string;
   private started = false;
+  private readonly stopController = new AbortController();
 
   constructor(private readonly options: EngineOptions) {
     this.repo = new TasksRepository(options.db);
@@ -89,7 +92,12 @@ export class Engine {
       },
       options.hooks,
     );
-    this.sweeper = new Sweeper(this.repo, this.pool, options.sweepIntervalMs);
+    this.sweeper = new Sweeper(
+      this.repo,
+      this.pool,
+      options.sweepIntervalMs,
+      (options.retentionDays ?? 0) * 86_400_000,
+    );
   }
 
   get registry(): TaskRegistry {
@@ -113,8 +121,19 @@ export class Engine {
     this.sweeper.start();
   }
 
+  /** Aborts when the instance begins to stop; live streams end on it. */
+  get stopSignal(): AbortSignal {
+    return this.stopController.signal;
+  }
+
+  /** Announces the stop (ends live streams) before the HTTP server drains. */
+  beginStop(): void {
+    this.stopController.abort();
+  }
+
   /** Graceful stop: no new claims, running tasks get `graceMs`, the rest are handed back. */
   async stop(graceMs: number): Promise<void> {
+    this.beginStop();
     this.sweeper.stop();
     this.options.broker.close();
     if (this.started) await this.pool.stop(graceMs);

@@ -8,6 +8,7 @@ import type { TasksRepository } from "../../db/tasks_repository.ts";
 import type { WorkerPool } from "./worker_pool.ts";
 
 const log = getLogger(["fila", "sweeper"]);
+const PURGE_EVERY_MS = 3_600_000;
 
 export interface SweepReport {
   requeued: number;
@@ -25,7 +26,10 @@ export class Sweeper {
     private readonly repo: TasksRepository,
     private readonly pool: WorkerPool,
     private readonly intervalMs: number,
+    /** Finished tasks older than this are deleted (0 keeps them forever). */
+    private readonly retentionMs = 0,
   ) {}
+  private lastPurgeAt = 0;
 
   start(): void {
     this.timer = setInterval(() => this.sweep(), this.intervalMs);
@@ -47,6 +51,11 @@ export class Sweeper {
       if (requeued > 0) log.warn("requeued {requeued} tasks whose lease expired", { requeued });
       await this.repo.promoteDue();
       const claimed = await this.repo.hasReady() ? await this.pool.fill() : 0;
+      if (this.retentionMs > 0 && Date.now() - this.lastPurgeAt > PURGE_EVERY_MS) {
+        this.lastPurgeAt = Date.now();
+        const purged = await this.repo.purgeFinished(Date.now() - this.retentionMs);
+        if (purged > 0) log.info("deleted {purged} finished tasks past retention", { purged });
+      }
       this.lastError = null;
       this.lastSweepAt = Date.now();
       return { requeued, claimed };

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { startTestFila } from "./support/harness.ts";
+
+Deno.test("retention: finished tasks past TASK_RETENTION_DAYS are deleted with their history; others stay", async () => {
+  const fila = await startTestFila();
+  try {
+    const { body } = await fila.post("/tasks/batch", {
+      tasks: [{ type: "noop" }, { type: "noop" }, { type: "noop", delay_ms: 60_000 }],
+    });
+    const [old, recent, waiting] = body.tasks.map((t: { id: string }) => t.id);
+    await fila.waitForTask(old);
+    await fila.waitForTask(recent);
+    const client = fila.instance.store.client;
+    const longAgo = Date.now() - 31 * 86_400_000;
+    await client.execute({
+      sql: "UPDATE tasks SET finished_at = ? WHERE id = ?",
+      args: [longAgo, old],
+    });
+
+    const purged = await fila.instance.engine.repo.purgeFinished(Date.now() - 30 * 86_400_000);
+
+    assert.equal(purged, 1);
+    assert.equal((await fila.get(`/tasks/${old}`)).status, 404);
+    const events = await client.execute({
+      sql: "SELECT count(*) AS n FROM task_events WHERE task_id = ?",
+      args: [old],
+    });
+    assert.equal(Number(events.rows[0].n), 0);
+    assert.equal((await fila.get(`/tasks/${recent}`)).body.status, "succeeded");
+    assert.equal((await fila.get(`/tasks/${waiting}`)).body.status, "scheduled");
+  } finally {
+    await fila.stop();
+  }
+});
