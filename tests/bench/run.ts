@@ -1,0 +1,235 @@
+/**
+ * `deno task bench`: figures for one Fila instance (a child process on temp
+ * files), per broker driver. Prints a table; asserts nothing.
+ *
+ * Workload as in ../shared/peers/README.md: no-op tasks, results stored.
+ *   end-to-end (batch)  : 10,000 noop via POST /tasks/batch of 1,000; tasks/s = n / (last finished_at - first submit)
+ *   end-to-end (single) : 10,000 noop via single POSTs from 32 concurrent clients
+ *   drain               : n tasks stored by an api-only instance, then a worker instance started
+ *   submit→done         : 200 tasks/s for 15 s; latency = finished_at - the moment before the POST (ms resolution)
+ *   POST /tasks latency : 500 req/s for 10 s; client-side round trip
+ *   peak RSS            : VmHWM of the instance after the end-to-end runs
+ *
+ * Flags: --quick (small n, short runs), --driver=kv|db (default both).
+ */
+import { createClient } from "@libsql/client";
+import { spawnFila, testEnv } from "../support/harness.ts";
+
+const quick = Deno.args.includes("--quick");
+const driverArg = Deno.args.find((a) => a.startsWith("--driver="))?.split("=")[1];
+const drivers = driverArg ? [driverArg as "kv" | "db"] : (["kv", "db"] as const);
+const N = quick ? 2_000 : 10_000;
+const RATE_SECONDS = quick ? 3 : 15;
+const POST_SECONDS = quick ? 3 : 10;
+
+interface Figures {
+  [metric: string]: string;
+}
+
+async function withInstance<T>(
+  driver: "kv" | "db",
+  extra: Record<string, string>,
+  fn: (url: string, dbFile: string, pid: number) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
+  const env = { ...testEnv(dir, driver), LOG_LEVEL: "fatal", SWEEP_INTERVAL_MS: "1000", ...extra };
+  const child = await spawnFila(env);
+  try {
+    return await fn(child.url!, `${dir}/fila.db`, child.pid);
+  } finally {
+    child.kill("SIGKILL");
+    await child.exited;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function post(url: string, body: unknown): Promise<Response> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  await res.body?.cancel();
+  return res;
+}
+
+/** Waits until `n` tasks succeeded; returns the newest finished_at (epoch ms). */
+async function waitAllDone(dbFile: string, n: number): Promise<number> {
+  const db = createClient({ url: `file:${dbFile}` });
+  try {
+    for (let i = 0; i < 6_000; i++) {
+      const r = await db.execute(
+        "SELECT count(*) AS n, max(finished_at) AS last FROM tasks WHERE status = 'succeeded'",
+      );
+      if (Number(r.rows[0].n) >= n) return Number(r.rows[0].last);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    throw new Error("tasks did not finish in time");
+  } finally {
+    db.close();
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kb = Number(status.match(/VmHWM:\s+(\d+)/)?.[1] ?? NaN);
+    return kb / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+async function endToEndBatch(url: string, dbFile: string): Promise<number> {
+  const t0 = Date.now();
+  for (let i = 0; i < N; i += 1_000) {
+    const tasks = Array.from(
+      { length: Math.min(1_000, N - i) },
+      (_, k) => ({ type: "noop", payload: { n: i + k } }),
+    );
+    const res = await post(`${url}/tasks/batch`, { tasks });
+    if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
+  }
+  const last = await waitAllDone(dbFile, N);
+  return N / ((last - t0) / 1000);
+}
+
+async function endToEndSingles(url: string, dbFile: string, already: number): Promise<number> {
+  const t0 = Date.now();
+  let next = 0;
+  const client = async () => {
+    while (next < N) {
+      const n = next++;
+      const res = await post(`${url}/tasks`, { type: "noop", payload: { n } });
+      if (res.status !== 202) throw new Error(`POST answered ${res.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, client));
+  const last = await waitAllDone(dbFile, already + N);
+  return N / ((last - t0) / 1000);
+}
+
+/** Fires `fn` at `rate` per second for `seconds`; resolves the results of every call. */
+async function atRate<T>(
+  rate: number,
+  seconds: number,
+  fn: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const total = rate * seconds;
+  const start = performance.now();
+  const pending: Promise<T>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(fn(i));
+  }
+  return Promise.all(pending);
+}
+
+async function postLatency(url: string): Promise<number[]> {
+  const times = await atRate(500, POST_SECONDS, async (n) => {
+    const t = performance.now();
+    await post(`${url}/tasks`, { type: "noop", payload: { n } });
+    return performance.now() - t;
+  });
+  return times.sort((a, b) => a - b);
+}
+
+async function submitToDone(url: string, dbFile: string): Promise<number[]> {
+  const submitted = await atRate(200, RATE_SECONDS, async (n) => {
+    const before = Date.now();
+    const res = await fetch(`${url}/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "noop", payload: { n } }),
+    });
+    const { id } = await res.json();
+    return { id, before };
+  });
+  const db = createClient({ url: `file:${dbFile}` });
+  try {
+    await waitAllDone(dbFile, submitted.length);
+    const rows = await db.execute("SELECT id, finished_at FROM tasks");
+    const finished = new Map(rows.rows.map((r) => [String(r.id), Number(r.finished_at)]));
+    return submitted.map((s) => finished.get(s.id)! - s.before).sort((a, b) => a - b);
+  } finally {
+    db.close();
+  }
+}
+
+async function drain(driver: "kv" | "db"): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
+  const env = { ...testEnv(dir, driver), LOG_LEVEL: "fatal" };
+  const api = await spawnFila({ ...env, ROLE: "api" });
+  try {
+    for (let i = 0; i < N; i += 1_000) {
+      await post(`${api.url}/tasks/batch`, {
+        tasks: Array.from({ length: 1_000 }, () => ({ type: "noop" })),
+      });
+    }
+  } finally {
+    api.kill("SIGTERM");
+    await api.exited;
+  }
+  const t0 = Date.now();
+  const worker = await spawnFila({ ...env, ROLE: "all", SWEEP_INTERVAL_MS: "100" });
+  try {
+    const db = createClient({ url: `file:${dir}/fila.db` });
+    await waitAllDone(`${dir}/fila.db`, N);
+    const r = await db.execute(
+      "SELECT min(started_at) AS first, max(finished_at) AS last FROM tasks",
+    );
+    db.close();
+    const first = Number(r.rows[0].first), last = Number(r.rows[0].last);
+    console.error(`  (drain incl. start-up: ${(N / ((last - t0) / 1000)).toFixed(0)} tasks/s)`);
+    return N / ((last - first) / 1000);
+  } finally {
+    worker.kill("SIGKILL");
+    await worker.exited;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const results: Record<string, Figures> = {};
+for (const driver of drivers) {
+  console.error(`driver ${driver}: end-to-end…`);
+  const figures: Figures = {};
+  await withInstance(driver, {}, async (url, dbFile, pid) => {
+    figures[`end-to-end, /tasks/batch of 1,000, tasks/s (n=${N})`] =
+      (await endToEndBatch(url, dbFile)).toFixed(0);
+    figures[`end-to-end, single POSTs x32 clients, tasks/s (n=${N})`] =
+      (await endToEndSingles(url, dbFile, N))
+        .toFixed(0);
+    figures["peak RSS during end-to-end, MiB"] = peakRssMb(pid).toFixed(1);
+  });
+  console.error(`driver ${driver}: latency…`);
+  await withInstance(driver, {}, async (url, dbFile) => {
+    const lat = await submitToDone(url, dbFile);
+    figures[`submit→done @200/s p50, ms`] = percentile(lat, 50).toFixed(2);
+    figures[`submit→done @200/s p99, ms`] = percentile(lat, 99).toFixed(2);
+  });
+  await withInstance(driver, {}, async (url) => {
+    const lat = await postLatency(url);
+    figures["POST /tasks @500/s p50, ms"] = percentile(lat, 50).toFixed(2);
+    figures["POST /tasks @500/s p99, ms"] = percentile(lat, 99).toFixed(2);
+  });
+  console.error(`driver ${driver}: drain…`);
+  figures[`drain of ${N} pre-queued, tasks/s`] = (await drain(driver)).toFixed(0);
+  results[driver] = figures;
+}
+
+const metrics = Object.keys(results[drivers[0]]);
+console.log(
+  `\nFila bench ${
+    new Date().toISOString()
+  } (${Deno.build.os}, ${navigator.hardwareConcurrency} cores)\n`,
+);
+console.log(`| metric | ${drivers.join(" | ")} |`);
+console.log(`| --- | ${drivers.map(() => "--:").join(" | ")} |`);
+for (const m of metrics) console.log(`| ${m} | ${drivers.map((d) => results[d][m]).join(" | ")} |`);
