@@ -34,6 +34,8 @@ export const configSchema = z.object({
     .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$/)).min(1)),
   QUOTES_API_URL: z.url().default("https://economia.awesomeapi.com.br/json/last/"),
   QUOTES_CRON: z.string().default("* * * * *"),
+  /** How long one upstream call may take. */
+  QUOTES_TIMEOUT_MS: int(100, 60_000).default(5_000),
   API_TOKEN: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
   SMTP_URL: z.string().optional(),

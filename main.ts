@@ -14,6 +14,10 @@ import { Engine } from "./tasks/engine/engine.ts";
 import { KvBroker } from "./tasks/engine/kv_broker.ts";
 import { TaskRegistry } from "./tasks/engine/task_registry.ts";
 import type { TaskServices } from "./tasks/services.ts";
+import { QuotesRepository } from "./db/quotes_repository.ts";
+import { TasksRepository } from "./db/tasks_repository.ts";
+import { QuotesService } from "./tasks/clients/quotes_service.ts";
+import { minuteTick, registerCrons } from "./tasks/engine/cron.ts";
 import type { TaskDefinition } from "./tasks/types/define_task.ts";
 import { taskTypes } from "./tasks/types/registry.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -33,6 +37,7 @@ export interface FilaInstance {
   store: Store;
   kv: Deno.Kv;
   engine: Engine;
+  quotes: QuotesService;
   app: FilaApp;
   /** The bound port, when serving. */
   port: number | null;
@@ -74,7 +79,13 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   const driver = resolveQueueDriver(config);
   const broker: Broker = driver === "kv" ? new KvBroker(kv) : new DbBroker();
   const registry = new TaskRegistry([...taskTypes, ...(options.extraTaskTypes ?? [])]);
-  const services: TaskServices = { db: store.db, config };
+  const quotes = new QuotesService(
+    new QuotesRepository(store.db),
+    new TasksRepository(store.db),
+    config.QUOTE_PAIRS,
+    { baseUrl: config.QUOTES_API_URL, timeoutMs: config.QUOTES_TIMEOUT_MS },
+  );
+  const services: TaskServices = { db: store.db, config, quotes };
   const runsWorkers = config.ROLE !== "api";
 
   const engine = new Engine({
@@ -110,6 +121,23 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       },
     },
     {
+      name: "quotes",
+      critical: false,
+      run: async () => {
+        const [newest, lastError] = await Promise.all([
+          quotes.newestUpdate(),
+          quotes.lastRefreshError(),
+        ]);
+        const ageS = newest === null ? null : Math.round((Date.now() - newest) / 1000);
+        return {
+          ok: newest !== null && lastError === null,
+          newest_age_s: ageS,
+          last_refresh_error: lastError,
+          ...(newest === null ? { error: "no quote stored yet" } : {}),
+        };
+      },
+    },
+    {
       name: "sweeper",
       critical: false,
       run: () =>
@@ -121,6 +149,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   ];
   const app = createApp({
     engine,
+    quotes,
     healthChecks,
     version: VERSION,
     instance: instanceId,
@@ -161,7 +190,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       store.close();
     })();
 
-  return { config, instanceId, store, kv, engine, app, port, url, stop };
+  return { config, instanceId, store, kv, engine, quotes, app, port, url, stop };
 }
 
 if (import.meta.main) {
@@ -173,7 +202,13 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   await configureLogging(config);
-  const instance = await startFila(config);
+  const running: { instance?: FilaInstance } = {};
+  const cron = config.CRON_ENABLED && config.ROLE !== "api";
+  // Deno.cron is registered at the top level, before serving, as Deno Deploy requires.
+  if (cron) registerCrons(() => running.instance?.engine, config.QUOTES_CRON);
+  const instance = running.instance = await startFila(config);
+  // a newcomer should see a quote within seconds, not at the next minute
+  if (cron && !(await instance.quotes.newestUpdate())) await minuteTick(instance.engine);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
       log.info("{signal}: stopping (grace {graceMs} ms)", {

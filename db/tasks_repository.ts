@@ -383,6 +383,13 @@ export class TasksRepository {
     return rows.length;
   }
 
+  /** The most recently updated task of a type (e.g. the last quote refresh). */
+  async latestOfType(type: string): Promise<TaskRow | undefined> {
+    const [row] = await this.db.select().from(tasks).where(eq(tasks.type, type))
+      .orderBy(desc(tasks.updatedAt)).limit(1);
+    return row;
+  }
+
   /** Whether any waiting task is due now. */
   async hasReady(now = Date.now()): Promise<boolean> {
     const [row] = await this.db.select({ id: tasks.id }).from(tasks)

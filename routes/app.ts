@@ -9,9 +9,12 @@ import type { Engine } from "../tasks/engine/engine.ts";
 import { errorBody, handleError, validationHook } from "./errors.ts";
 import { type HealthCheck, healthRouter } from "./health.ts";
 import { tasksRouter } from "./tasks.ts";
+import { currencyRouter } from "./currency.ts";
+import type { QuotesService } from "../tasks/clients/quotes_service.ts";
 
 export interface AppDeps {
   engine: Engine;
+  quotes: QuotesService;
   healthChecks: HealthCheck[];
   version: string;
   instance: string;
@@ -32,6 +35,7 @@ export function createApp(deps: AppDeps) {
   const api = new OpenAPIHono({ strict: false, defaultHook: validationHook });
   api.route("/", tasksRouter(deps.engine));
   api.route("/", healthRouter(deps));
+  api.route("/", currencyRouter(deps.quotes));
 
   app.route("/", api);
   app.route("/api/v1", api);

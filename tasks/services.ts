@@ -4,8 +4,10 @@
  */
 import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
+import type { QuotesService } from "./clients/quotes_service.ts";
 
 export interface TaskServices {
   db: Database;
   config: Config;
+  quotes: QuotesService;
 }

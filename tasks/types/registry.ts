@@ -3,6 +3,7 @@
  */
 import type { TaskDefinition } from "./define_task.ts";
 import { noop } from "./noop.ts";
+import { refreshQuotes } from "./refresh_quotes.ts";
 import { sum } from "./sum.ts";
 import { uppercase } from "./uppercase.ts";
 import { work } from "./work.ts";
@@ -12,4 +13,5 @@ export const taskTypes: TaskDefinition[] = [
   uppercase,
   sum,
   work,
+  refreshQuotes,
 ] as TaskDefinition[];

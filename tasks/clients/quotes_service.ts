@@ -1,0 +1,60 @@
+/**
+ * Quotes as the rest of Fila sees them: refresh (upstream → store), and the latest
+ * quote per pair served from memory. The cache is refilled when this instance
+ * stores a reading and re-read from the store after `CACHE_TTL_MS`, so readings
+ * stored by other instances show up within that time.
+ */
+import type { QuotesRepository } from "../../db/quotes_repository.ts";
+import type { TasksRepository } from "../../db/tasks_repository.ts";
+import type { QuoteRow } from "../../db/schema.ts";
+import { fetchQuotes, type QuotesClientOptions } from "./quotes_client.ts";
+
+const CACHE_TTL_MS = 2_000;
+
+export class QuotesService {
+  private readonly cache = new Map<string, { row: QuoteRow | undefined; readAt: number }>();
+
+  constructor(
+    private readonly repo: QuotesRepository,
+    private readonly tasks: TasksRepository,
+    readonly pairs: string[],
+    private readonly client: QuotesClientOptions,
+  ) {}
+
+  /** Fetches every configured pair in one upstream call and stores the readings. */
+  async refresh(): Promise<QuoteRow[]> {
+    const readings = await fetchQuotes(this.pairs, this.client);
+    const rows = await this.repo.upsert(readings);
+    const now = Date.now();
+    for (const row of rows) {
+      const cached = this.cache.get(row.pair)?.row;
+      if (!cached || cached.timestamp <= row.timestamp) {
+        this.cache.set(row.pair, { row, readAt: now });
+      }
+    }
+    return rows;
+  }
+
+  /** The newest stored quote of `pair`, from memory when fresh enough. */
+  async latest(pair: string): Promise<QuoteRow | undefined> {
+    const cached = this.cache.get(pair);
+    if (cached && Date.now() - cached.readAt < CACHE_TTL_MS) return cached.row;
+    const row = await this.repo.latest(pair);
+    this.cache.set(pair, { row, readAt: Date.now() });
+    return row;
+  }
+
+  history(pair: string, from: number | undefined, to: number | undefined, limit: number) {
+    return this.repo.history(pair, from, to, limit);
+  }
+
+  /** The error of the latest refresh task, if it did not succeed (any instance). */
+  async lastRefreshError(): Promise<string | null> {
+    const task = await this.tasks.latestOfType("refresh_quotes");
+    return task && task.status !== "succeeded" ? task.error : null;
+  }
+
+  newestUpdate(): Promise<number | null> {
+    return this.repo.newestUpdate();
+  }
+}
