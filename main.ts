@@ -17,6 +17,8 @@ import type { TaskServices } from "./tasks/services.ts";
 import { QuotesRepository } from "./db/quotes_repository.ts";
 import { TasksRepository } from "./db/tasks_repository.ts";
 import { QuotesService } from "./tasks/clients/quotes_service.ts";
+import { OutboxRepository } from "./db/outbox_repository.ts";
+import { Mailer } from "./tasks/clients/mailer.ts";
 import { minuteTick, registerCrons } from "./tasks/engine/cron.ts";
 import type { TaskDefinition } from "./tasks/types/define_task.ts";
 import { taskTypes } from "./tasks/types/registry.ts";
@@ -85,7 +87,9 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     config.QUOTE_PAIRS,
     { baseUrl: config.QUOTES_API_URL, timeoutMs: config.QUOTES_TIMEOUT_MS },
   );
-  const services: TaskServices = { db: store.db, config, quotes };
+  const outbox = new OutboxRepository(store.db);
+  const mailer = new Mailer(config.SMTP_URL, config.MAIL_FROM, outbox);
+  const services: TaskServices = { db: store.db, config, quotes, mailer };
   const runsWorkers = config.ROLE !== "api";
 
   const engine = new Engine({
@@ -150,6 +154,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   const app = createApp({
     engine,
     quotes,
+    outbox,
     healthChecks,
     version: VERSION,
     instance: instanceId,
@@ -186,6 +191,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       engine.beginStop();
       await server?.shutdown();
       await engine.stop(graceMs);
+      mailer.close();
       kv.close();
       store.close();
     })();

@@ -1,5 +1,5 @@
 /** Reads and writes of `quotes`. A repeated upstream reading only refreshes updated_at. */
-import { and, desc, eq, gte, lte, sql } from "drizzle-orm";
+import { and, desc, eq, gte, lt, lte, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { type QuoteRow, quotes } from "./schema.ts";
 import type { Quote } from "../tasks/clients/quotes_client.ts";
@@ -38,6 +38,18 @@ export class QuotesRepository {
       from === undefined ? undefined : gte(quotes.timestamp, from),
       to === undefined ? undefined : lte(quotes.timestamp, to),
     )).orderBy(desc(quotes.timestamp)).limit(limit);
+  }
+
+  /** Every reading of a pair in a month (YYYY-MM, UTC), oldest first. */
+  month(pair: string, month: string): Promise<QuoteRow[]> {
+    const from = Date.parse(`${month}-01T00:00:00Z`);
+    const next = new Date(from);
+    next.setUTCMonth(next.getUTCMonth() + 1);
+    return this.db.select().from(quotes).where(and(
+      eq(quotes.pair, pair),
+      gte(quotes.timestamp, from),
+      lt(quotes.timestamp, next.getTime()),
+    )).orderBy(quotes.timestamp);
   }
 
   /** When the newest reading of any pair was stored (epoch ms), or null. */

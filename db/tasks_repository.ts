@@ -390,6 +390,12 @@ export class TasksRepository {
     return row;
   }
 
+  /** How many tasks there are of each (type, status). */
+  countsByTypeAndStatus() {
+    return this.db.select({ type: tasks.type, status: tasks.status, count: count() }).from(tasks)
+      .groupBy(tasks.type, tasks.status).orderBy(tasks.type, tasks.status);
+  }
+
   /** Whether any waiting task is due now. */
   async hasReady(now = Date.now()): Promise<boolean> {
     const [row] = await this.db.select({ id: tasks.id }).from(tasks)

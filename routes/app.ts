@@ -10,11 +10,15 @@ import { errorBody, handleError, validationHook } from "./errors.ts";
 import { type HealthCheck, healthRouter } from "./health.ts";
 import { tasksRouter } from "./tasks.ts";
 import { currencyRouter } from "./currency.ts";
+import { outboxRouter } from "./outbox.ts";
+import { shortcutsRouter } from "./shortcuts.ts";
+import type { OutboxRepository } from "../db/outbox_repository.ts";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
 
 export interface AppDeps {
   engine: Engine;
   quotes: QuotesService;
+  outbox: OutboxRepository;
   healthChecks: HealthCheck[];
   version: string;
   instance: string;
@@ -36,6 +40,8 @@ export function createApp(deps: AppDeps) {
   api.route("/", tasksRouter(deps.engine));
   api.route("/", healthRouter(deps));
   api.route("/", currencyRouter(deps.quotes));
+  api.route("/", outboxRouter(deps.outbox));
+  api.route("/", shortcutsRouter(deps.engine));
 
   app.route("/", api);
   app.route("/api/v1", api);

@@ -2,7 +2,11 @@
  * The task types this service runs. Adding one: a file in this folder and a line here.
  */
 import type { TaskDefinition } from "./define_task.ts";
+import { aggregate } from "./aggregate.ts";
 import { noop } from "./noop.ts";
+import { processCsv } from "./process_csv.ts";
+import { sendEmail } from "./send_email.ts";
+import { sendReport } from "./send_report.ts";
 import { refreshQuotes } from "./refresh_quotes.ts";
 import { sum } from "./sum.ts";
 import { uppercase } from "./uppercase.ts";
@@ -14,4 +18,8 @@ export const taskTypes: TaskDefinition[] = [
   sum,
   work,
   refreshQuotes,
+  processCsv,
+  aggregate,
+  sendEmail,
+  sendReport,
 ] as TaskDefinition[];
