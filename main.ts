@@ -156,6 +156,8 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     quotes,
     outbox,
     healthChecks,
+    apiToken: config.API_TOKEN,
+    corsOrigins: config.CORS_ORIGINS,
     version: VERSION,
     instance: instanceId,
     startedAt,

@@ -13,6 +13,7 @@ import { currencyRouter } from "./currency.ts";
 import { outboxRouter } from "./outbox.ts";
 import { shortcutsRouter } from "./shortcuts.ts";
 import type { OutboxRepository } from "../db/outbox_repository.ts";
+import { corsFor, requireToken, securityHeaders } from "./security.ts";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
 
 export interface AppDeps {
@@ -20,6 +21,8 @@ export interface AppDeps {
   quotes: QuotesService;
   outbox: OutboxRepository;
   healthChecks: HealthCheck[];
+  apiToken?: string;
+  corsOrigins?: string;
   version: string;
   instance: string;
   startedAt: number;
@@ -31,6 +34,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono({ strict: false, defaultHook: validationHook });
   app.use(requestId({ limitLength: 200 }));
+  app.use(securityHeaders());
+  const corsMiddleware = corsFor(deps.corsOrigins);
+  if (corsMiddleware) app.use(corsMiddleware);
+  if (deps.apiToken) app.use(requireToken(deps.apiToken));
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json(errorBody("payload_too_large", "request body is over 1 MiB"), 413),

@@ -44,6 +44,8 @@ const log = getLogger(["fila", "http"]);
 export function handleError(error: Error, c: Context) {
   if (error instanceof FilaError) return sendFilaError(c, error);
   if (error instanceof HTTPException) {
+    // a middleware that built its own answer (bearerAuth: JSON body + WWW-Authenticate) keeps it
+    if (error.res) return error.getResponse();
     const status = error.status as ContentfulStatusCode;
     if (status === 415) {
       return c.json(
