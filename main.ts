@@ -2,7 +2,14 @@
  * Composition root: config → db → kv → engine → app → cron → serve.
  * `deno task dev` runs this file; tests call `startFila` to get a real instance.
  */
-import { configure, getConsoleSink, getLogger, jsonLinesFormatter } from "@logtape/logtape";
+import { AsyncLocalStorage } from "node:async_hooks";
+import {
+  configure,
+  getConsoleSink,
+  getLogger,
+  jsonLinesFormatter,
+  type Sink,
+} from "@logtape/logtape";
 import { type Config, loadConfig, resolveKvPath, resolveQueueDriver } from "./config.ts";
 import { openStore, type Store } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
@@ -19,6 +26,9 @@ import { TasksRepository } from "./db/tasks_repository.ts";
 import { QuotesService } from "./tasks/clients/quotes_service.ts";
 import { OutboxRepository } from "./db/outbox_repository.ts";
 import { Mailer } from "./tasks/clients/mailer.ts";
+import { StatsRepository } from "./db/stats_repository.ts";
+import { InstanceRegistry } from "./tasks/engine/instance_registry.ts";
+import { FilaMetrics } from "./tasks/engine/metrics.ts";
 import { minuteTick, registerCrons } from "./tasks/engine/cron.ts";
 import type { TaskDefinition } from "./tasks/types/define_task.ts";
 import { taskTypes } from "./tasks/types/registry.ts";
@@ -51,13 +61,25 @@ export interface FilaInstance {
 const log = getLogger(["fila"]);
 
 /** Configures LogTape once per process: pretty lines in a terminal, JSON lines otherwise. */
-export async function configureLogging(config: Config): Promise<void> {
+export async function configureLogging(
+  config: Config,
+  extraSinks: Record<string, Sink> = {},
+): Promise<void> {
   const json = (config.LOG_FORMAT ?? (Deno.stdout.isTerminal() ? "pretty" : "json")) === "json";
   await configure({
     reset: true,
-    sinks: { console: getConsoleSink(json ? { formatter: jsonLinesFormatter } : {}) },
+    // implicit contexts: a request's id follows everything logged while handling it
+    contextLocalStorage: new AsyncLocalStorage(),
+    sinks: {
+      console: getConsoleSink(json ? { formatter: jsonLinesFormatter } : {}),
+      ...extraSinks,
+    },
     loggers: [
-      { category: ["fila"], lowestLevel: config.LOG_LEVEL, sinks: ["console"] },
+      {
+        category: ["fila"],
+        lowestLevel: config.LOG_LEVEL,
+        sinks: ["console", ...Object.keys(extraSinks)],
+      },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
@@ -91,6 +113,8 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   const mailer = new Mailer(config.SMTP_URL, config.MAIL_FROM, outbox);
   const services: TaskServices = { db: store.db, config, quotes, mailer };
   const runsWorkers = config.ROLE !== "api";
+  const stats = new StatsRepository(store.db);
+  const metrics = new FilaMetrics(stats, quotes);
 
   const engine = new Engine({
     db: store.db,
@@ -105,8 +129,19 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     retryBaseMs: config.RETRY_BASE_MS,
     retryMaxMs: config.RETRY_MAX_MS,
     retentionDays: config.TASK_RETENTION_DAYS,
+    hooks: metrics.hooks(),
   });
 
+  const instances = new InstanceRegistry(
+    kv,
+    {
+      id: instanceId,
+      role: config.ROLE,
+      driver,
+      concurrency: runsWorkers ? config.WORKER_CONCURRENCY : 0,
+    },
+    runsWorkers ? engine.pool : null,
+  );
   const healthChecks: HealthCheck[] = [
     {
       name: "db",
@@ -156,6 +191,9 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     quotes,
     outbox,
     healthChecks,
+    stats,
+    metrics,
+    instances,
     apiToken: config.API_TOKEN,
     corsOrigins: config.CORS_ORIGINS,
     version: VERSION,
@@ -164,6 +202,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   });
 
   engine.start();
+  instances.start();
 
   let server: Deno.HttpServer | null = null;
   const serve = options.serve ?? config.ROLE !== "worker";
@@ -193,6 +232,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       engine.beginStop();
       await server?.shutdown();
       await engine.stop(graceMs);
+      await instances.stop();
       mailer.close();
       kv.close();
       store.close();

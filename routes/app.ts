@@ -13,6 +13,13 @@ import { currencyRouter } from "./currency.ts";
 import { outboxRouter } from "./outbox.ts";
 import { shortcutsRouter } from "./shortcuts.ts";
 import type { OutboxRepository } from "../db/outbox_repository.ts";
+import { queueRouter } from "./queue.ts";
+import type { StatsRepository } from "../db/stats_repository.ts";
+import type { InstanceRegistry } from "../tasks/engine/instance_registry.ts";
+import { httpMetrics, metricsRouter } from "./metrics.ts";
+import type { FilaMetrics } from "../tasks/engine/metrics.ts";
+import { buildOpenApiDocument, docsRouter } from "./docs.ts";
+import { requestLog } from "./request_log.ts";
 import { corsFor, requireToken, securityHeaders } from "./security.ts";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
 
@@ -21,6 +28,9 @@ export interface AppDeps {
   quotes: QuotesService;
   outbox: OutboxRepository;
   healthChecks: HealthCheck[];
+  stats: StatsRepository;
+  metrics: FilaMetrics;
+  instances: InstanceRegistry;
   apiToken?: string;
   corsOrigins?: string;
   version: string;
@@ -34,6 +44,8 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono({ strict: false, defaultHook: validationHook });
   app.use(requestId({ limitLength: 200 }));
+  app.use(requestLog());
+  app.use(httpMetrics(deps.metrics));
   app.use(securityHeaders());
   const corsMiddleware = corsFor(deps.corsOrigins);
   if (corsMiddleware) app.use(corsMiddleware);
@@ -49,14 +61,13 @@ export function createApp(deps: AppDeps) {
   api.route("/", currencyRouter(deps.quotes));
   api.route("/", outboxRouter(deps.outbox));
   api.route("/", shortcutsRouter(deps.engine));
+  api.route("/", queueRouter(deps.stats, deps.instances));
+  api.route("/", metricsRouter(deps.metrics));
 
   app.route("/", api);
   app.route("/api/v1", api);
 
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "Fila", version: deps.version, description: "Background tasks over HTTP." },
-  });
+  app.route("/", docsRouter(() => buildOpenApiDocument(app, deps.engine.registry, deps.version)));
 
   app.notFound((c) =>
     c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404)

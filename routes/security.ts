@@ -9,12 +9,17 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { errorBody } from "./errors.ts";
 
-/** Paths anyone may read: probes, and what the dashboard needs before it has a token. */
+/**
+ * Paths anyone may read: probes, the API's description (the docs page asks for
+ * the token itself, through Swagger UI's Authorize), and static files.
+ */
 const PUBLIC_PATHS = [
   /^\/(api\/v1\/)?health\/?$/,
   /^\/(api\/v1\/)?metrics\/?$/,
   /^\/$/,
   /^\/dashboard\/assets\//,
+  /^\/openapi\.json$/,
+  /^\/docs(\/assets\/[\w.-]+)?$/,
 ];
 
 export function isPublicPath(path: string): boolean {

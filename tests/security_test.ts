@@ -12,7 +12,7 @@ Deno.test("security: with API_TOKEN every route but health needs the Bearer toke
     assert.equal(wrong.status, 401);
     await wrong.body?.cancel();
     for (
-      const path of ["/currency", "/outbox", "/openapi.json", "/api/v1/tasks", "/tasks/x/events"]
+      const path of ["/currency", "/outbox", "/queue/stats", "/api/v1/tasks", "/tasks/x/events"]
     ) {
       const res = await fila.fetch(path);
       await res.body?.cancel();

@@ -137,7 +137,11 @@ export class WorkerPool {
     const started = performance.now();
     const attempt = row.attempts;
     const priority: Priority = priorityName(row.priority);
-    const taskLog = getLogger(["fila", "task", row.type]).with({ taskId: row.id, type: row.type });
+    const taskLog = getLogger(["fila", "task", row.type]).with({
+      taskId: row.id,
+      type: row.type,
+      requestId: row.requestId,
+    });
     const timeout = setTimeout(
       () => controller.abort(new AbortReason("timeout", `timed out after ${row.timeoutMs} ms`)),
       row.timeoutMs,

@@ -1,0 +1,112 @@
+/** GET /queue/stats: what Flower shows — counts, waiting age, throughput, instances. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { StatsRepository } from "../db/stats_repository.ts";
+import type { InstanceRegistry } from "../tasks/engine/instance_registry.ts";
+import {
+  PRIORITIES,
+  priorityName,
+  TASK_STATUSES,
+  WAITING_STATUSES,
+} from "../tasks/engine/model.ts";
+
+const statsSchema = z.object({
+  generated_at: z.string(),
+  counts: z.object({
+    by_status: z.record(z.string(), z.number().int()),
+    by_priority: z.record(z.string(), z.number().int()).openapi({
+      description: "Tasks waiting or running",
+    }),
+    by_type: z.record(z.string(), z.number().int()),
+  }),
+  waiting: z.object({ total: z.number().int(), oldest_age_ms: z.number().nullable() }),
+  last_minute: z.object({
+    finished: z.number().int(),
+    succeeded: z.number().int(),
+    failed: z.number().int(),
+    per_second: z.number(),
+  }),
+  throughput: z.array(
+    z.object({ minute: z.string(), succeeded: z.number().int(), failed: z.number().int() }),
+  ),
+  instances: z.array(z.object({
+    id: z.string(),
+    role: z.string(),
+    driver: z.string(),
+    concurrency: z.number().int(),
+    in_flight: z.number().int(),
+    started_at: z.string(),
+    last_heartbeat: z.string(),
+  })),
+}).openapi("QueueStats");
+
+const statsRoute = createRoute({
+  method: "get",
+  path: "/queue/stats",
+  tags: ["operations"],
+  summary: "Queue statistics: counts, oldest waiting task, throughput, instances",
+  responses: {
+    200: { content: { "application/json": { schema: statsSchema } }, description: "Statistics" },
+  },
+});
+
+const MINUTE = 60_000;
+const WINDOW_MINUTES = 15;
+
+/** Builds the stats answer (also used by /metrics). */
+export async function queueStats(stats: StatsRepository, instances: InstanceRegistry) {
+  const now = Date.now();
+  const since = Math.floor(now / MINUTE) * MINUTE - (WINDOW_MINUTES - 1) * MINUTE;
+  const [{ byStatusPriority, byType }, oldest, perMinute, lastMinute, alive] = await Promise.all([
+    stats.counts(),
+    stats.oldestWaiting(now),
+    stats.finishedPerMinute(since),
+    stats.finishedPerMinute(now - MINUTE),
+    instances.list(),
+  ]);
+  const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0]));
+  const byPriority = Object.fromEntries(PRIORITIES.map((p) => [p, 0]));
+  for (const row of byStatusPriority) {
+    byStatus[row.status] = (byStatus[row.status] ?? 0) + row.n;
+    if ((WAITING_STATUSES as readonly string[]).includes(row.status) || row.status === "running") {
+      byPriority[priorityName(row.priority)] += row.n;
+    }
+  }
+  const minutes = new Map<number, { succeeded: number; failed: number }>();
+  for (let m = since; m <= now; m += MINUTE) minutes.set(m, { succeeded: 0, failed: 0 });
+  for (const row of perMinute) {
+    const slot = minutes.get(row.minute);
+    if (slot && (row.status === "succeeded" || row.status === "failed")) slot[row.status] += row.n;
+  }
+  const count = (status: string) =>
+    lastMinute.filter((r) => r.status === status).reduce((n, r) => n + r.n, 0);
+  const finished = lastMinute.reduce((n, r) => n + r.n, 0);
+  return {
+    generated_at: new Date(now).toISOString(),
+    counts: {
+      by_status: byStatus,
+      by_priority: byPriority,
+      by_type: Object.fromEntries(byType.map((r) => [r.type, r.n])),
+    },
+    waiting: {
+      total: WAITING_STATUSES.reduce((n, s) => n + (byStatus[s] ?? 0), 0),
+      oldest_age_ms: oldest === null ? null : now - oldest,
+    },
+    last_minute: {
+      finished,
+      succeeded: count("succeeded"),
+      failed: count("failed"),
+      per_second: Math.round((finished / 60) * 100) / 100,
+    },
+    throughput: [...minutes.entries()].map(([m, v]) => ({
+      minute: new Date(m).toISOString(),
+      ...v,
+    })),
+    instances: alive,
+  };
+}
+
+export function queueRouter(stats: StatsRepository, instances: InstanceRegistry) {
+  const app = new OpenAPIHono();
+  app.openapi(statsRoute, async (c) => c.json(await queueStats(stats, instances), 200));
+  return app;
+}
