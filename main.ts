@@ -39,7 +39,7 @@ export const VERSION: string = (denoJson as { version?: string }).version ?? "0.
 export interface StartOptions {
   /** Task types beyond the registry's (tests add their own). */
   extraTaskTypes?: TaskDefinition[];
-  /** Listen for HTTP (default: unless ROLE=worker). */
+  /** Listen for HTTP (default: yes; ROLE=worker serves probes only). */
   serve?: boolean;
 }
 
@@ -195,6 +195,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     metrics,
     instances,
     apiToken: config.API_TOKEN,
+    probesOnly: config.ROLE === "worker",
     corsOrigins: config.CORS_ORIGINS,
     version: VERSION,
     instance: instanceId,
@@ -205,7 +206,8 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   instances.start();
 
   let server: Deno.HttpServer | null = null;
-  const serve = options.serve ?? config.ROLE !== "worker";
+  // every role listens: a worker answers /health and /metrics only
+  const serve = options.serve ?? true;
   if (serve) {
     server = Deno.serve({
       port: config.PORT,

@@ -32,6 +32,8 @@ export interface AppDeps {
   metrics: FilaMetrics;
   instances: InstanceRegistry;
   apiToken?: string;
+  /** ROLE=worker: serve /health and /metrics only. */
+  probesOnly?: boolean;
   corsOrigins?: string;
   version: string;
   instance: string;
@@ -56,18 +58,23 @@ export function createApp(deps: AppDeps) {
   }));
 
   const api = new OpenAPIHono({ strict: false, defaultHook: validationHook });
-  api.route("/", tasksRouter(deps.engine));
   api.route("/", healthRouter(deps));
-  api.route("/", currencyRouter(deps.quotes));
-  api.route("/", outboxRouter(deps.outbox));
-  api.route("/", shortcutsRouter(deps.engine));
-  api.route("/", queueRouter(deps.stats, deps.instances));
   api.route("/", metricsRouter(deps.metrics));
+  // a worker-only instance answers probes and scrapes, nothing else
+  if (!deps.probesOnly) {
+    api.route("/", tasksRouter(deps.engine));
+    api.route("/", currencyRouter(deps.quotes));
+    api.route("/", outboxRouter(deps.outbox));
+    api.route("/", shortcutsRouter(deps.engine));
+    api.route("/", queueRouter(deps.stats, deps.instances));
+  }
 
   app.route("/", api);
   app.route("/api/v1", api);
 
-  app.route("/", docsRouter(() => buildOpenApiDocument(app, deps.engine.registry, deps.version)));
+  if (!deps.probesOnly) {
+    app.route("/", docsRouter(() => buildOpenApiDocument(app, deps.engine.registry, deps.version)));
+  }
 
   app.notFound((c) =>
     c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404)

@@ -99,7 +99,7 @@ export function docsRouter(getDocument: () => unknown) {
   app.get("/docs", (c) => c.html(page));
   app.get("/docs/assets/:file", async (c) => {
     const file = c.req.param("file") as keyof typeof ASSETS;
-    if (!(file in ASSETS)) {
+    if (!Object.hasOwn(ASSETS, file)) {
       return c.json({ error: { code: "not_found", message: "no such asset" } }, 404);
     }
     const body = await Deno.readFile(new URL(file, SWAGGER_DIR));

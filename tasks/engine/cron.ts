@@ -22,14 +22,29 @@ export async function refreshQuotesTick(engine: Engine, tick: Date = new Date())
   return { id: task.id, created };
 }
 
-/** One minute tick: the quote refresh, and a sweep (the sweeper's timer may be asleep on Deploy). */
-export async function minuteTick(engine: Engine, tick: Date = new Date()): Promise<void> {
+/** How long the minute cron may spend running queued work with the `db` driver. */
+export const DRAIN_MS = 50_000;
+
+/**
+ * One minute tick: the quote refresh, a sweep (the sweeper's timer may be asleep
+ * on Deploy), and with the `db` driver a bounded drain of ready work, so queued
+ * tasks advance even with no HTTP traffic.
+ */
+export async function minuteTick(
+  engine: Engine,
+  tick: Date = new Date(),
+  drainMs = DRAIN_MS,
+): Promise<void> {
   try {
     await refreshQuotesTick(engine, tick);
   } catch (error) {
     log.error("could not submit the quote refresh: {error}", { error: String(error) });
   }
-  if (engine.runsWorkers) await engine.sweeper.sweep();
+  await engine.sweeper.sweep();
+  if (engine.broker.name === "db") {
+    const ran = await engine.drain(drainMs);
+    if (ran > 0) log.info("cron drain ran {ran} tasks", { ran });
+  }
 }
 
 /** Registers the crons; call at the top level of main, before serving (Deno Deploy reads them there). */

@@ -136,7 +136,24 @@ export class Engine {
     this.beginStop();
     this.sweeper.stop();
     this.options.broker.close();
-    if (this.started) await this.pool.stop(graceMs);
+    await this.pool.stop(graceMs);
+  }
+
+  /**
+   * Runs ready tasks here until none is ready or `maxMs` has passed; resolves to how
+   * many were claimed. For the `db` driver on Deno Deploy, where an instance lives
+   * only while it has traffic and the minute cron is its one sure wake-up.
+   */
+  async drain(maxMs: number): Promise<number> {
+    const deadline = Date.now() + maxMs;
+    let claimed = 0;
+    this.pool.start();
+    while (Date.now() < deadline && !this.stopSignal.aborted) {
+      claimed += await this.pool.fill();
+      if (this.pool.inFlight === 0 && !(await this.repo.hasReady())) break;
+      await this.pool.slotFreed(Math.max(1, Math.min(250, deadline - Date.now())));
+    }
+    return claimed;
   }
 
   /** Validates and stores one task, then wakes a worker. */

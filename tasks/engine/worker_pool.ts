@@ -72,8 +72,9 @@ export class WorkerPool {
     return this.options.concurrency;
   }
 
-  /** Starts the heartbeat and the cancel poll. */
+  /** Starts the heartbeat and the cancel poll (once). */
   start(): void {
+    if (this.heartbeatTimer !== undefined) return;
     const beat = Math.max(100, Math.floor(this.options.leaseMs / 3));
     this.heartbeatTimer = setInterval(() => this.heartbeat(), beat);
     this.cancelPollTimer = setInterval(() => this.pollCancels(), CANCEL_POLL_MS);
@@ -242,6 +243,15 @@ export class WorkerPool {
       });
       return "lost";
     }
+  }
+
+  /** Resolves when a running task ends (a slot frees) or after `ms`, whichever is first. */
+  async slotFreed(ms: number): Promise<void> {
+    const running = [...this.running.values()].map((r) => r.done);
+    if (running.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.race(running), new Promise((r) => timer = setTimeout(r, ms))]);
+    clearTimeout(timer);
   }
 
   /** Aborts a task running here because its cancel was requested. */

@@ -5,6 +5,7 @@
 import { loadConfig } from "../../config.ts";
 import { configureLogging, startFila } from "../../main.ts";
 import { testTaskTypes } from "./test_task_types.ts";
+import { refreshQuotesTick } from "../../tasks/engine/cron.ts";
 
 const config = loadConfig();
 await configureLogging(config);
@@ -14,4 +15,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     instance.stop().then(() => Deno.exit(0), () => Deno.exit(1));
   });
 }
+// test hook: run the minute cron's quote submission for a fixed tick, as every instance's cron would
+const tick = Deno.env.get("FILA_TEST_CRON_TICK");
+if (tick) await refreshQuotesTick(instance.engine, new Date(tick));
 console.log(`FILA_READY ${JSON.stringify({ url: instance.url, instance: instance.instanceId })}`);

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { createClient } from "@libsql/client";
+import { type ChildFila, clientFor, spawnFila, testEnv } from "./support/harness.ts";
+import { startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
+
+Deno.test("many instances: 3,000 tasks over 3 instances, one SIGKILLed, one SIGTERMed — all done, once per attempt, one refresh per tick", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fila-multi-" });
+  const upstream = startFakeAwesomeApi();
+  const tick = "2026-11-22T12:34:00.000Z";
+  const env = {
+    ...testEnv(dir, "kv"),
+    LEASE_MS: "2000",
+    SWEEP_INTERVAL_MS: "200",
+    SHUTDOWN_GRACE_MS: "300",
+    WORKER_CONCURRENCY: "8",
+    LOG_LEVEL: "fatal",
+    QUOTES_API_URL: upstream.url,
+    FILA_TEST_CRON_TICK: tick,
+  };
+  const children: ChildFila[] = [];
+  const db = createClient({ url: `file:${dir}/fila.db` });
+  try {
+    for (let i = 0; i < 3; i++) children.push(await spawnFila(env));
+    const apis = children.map((c) => clientFor(c.url!));
+    const ids: string[] = [];
+    await Promise.all(apis.map(async (api) => {
+      const { status, body } = await api.post("/tasks/batch", {
+        tasks: Array.from({ length: 1_000 }, () => ({ type: "test_record", payload: { ms: 20 } })),
+      });
+      assert.equal(status, 202);
+      ids.push(...body.tasks.map((t: { id: string }) => t.id));
+    }));
+    assert.equal(ids.length, 3_000);
+
+    // kill one mid-run, once it has work in hand
+    const victim = children[1];
+    for (let i = 0; i < 200; i++) {
+      const r = await db.execute({
+        sql: "SELECT count(*) AS n FROM tasks WHERE status = 'running' AND worker_id LIKE ?",
+        args: [`%-${victim.pid}-%`],
+      });
+      if (Number(r.rows[0].n) > 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    victim.kill("SIGKILL");
+    await victim.exited;
+    // and stop another gracefully while it is busy
+    const stopped = children[2];
+    stopped.kill("SIGTERM");
+    assert.equal((await stopped.exited).code, 0);
+    const leftRunning = await db.execute({
+      sql: "SELECT count(*) AS n FROM tasks WHERE status = 'running' AND worker_id LIKE ?",
+      args: [`%-${stopped.pid}-%`],
+    });
+    assert.equal(Number(leftRunning.rows[0].n), 0, "SIGTERM left tasks running");
+
+    const deadline = Date.now() + 60_000;
+    let done = 0;
+    while (Date.now() < deadline) {
+      const r = await db.execute(
+        "SELECT count(*) AS n FROM tasks WHERE type = 'test_record' AND status = 'succeeded'",
+      );
+      done = Number(r.rows[0].n);
+      if (done === 3_000) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(done, 3_000, "not every task finished");
+    const twice = await db.execute(
+      "SELECT task_id, attempt, count(*) AS n FROM test_executions GROUP BY task_id, attempt HAVING n > 1",
+    );
+    assert.equal(
+      twice.rows.length,
+      0,
+      `executed twice in one attempt: ${JSON.stringify(twice.rows.slice(0, 3))}`,
+    );
+    const rescued = await db.execute({
+      sql:
+        `SELECT count(DISTINCT e.task_id) AS n FROM test_executions e JOIN tasks t ON t.id = e.task_id
+            WHERE e.pid = ? AND t.worker_id NOT LIKE ?`,
+      args: [victim.pid, `%-${victim.pid}-%`],
+    });
+    assert.ok(
+      Number(rescued.rows[0].n) > 0,
+      "no task of the killed instance was finished by another",
+    );
+    const everyTaskRan = await db.execute(
+      "SELECT count(DISTINCT task_id) AS n FROM test_executions",
+    );
+    assert.equal(Number(everyTaskRan.rows[0].n), 3_000);
+    const refreshes = await db.execute({
+      sql: "SELECT count(*) AS n FROM tasks WHERE type = 'refresh_quotes' AND idempotency_key = ?",
+      args: [`refresh_quotes:${tick.slice(0, 16)}Z`],
+    });
+    assert.equal(Number(refreshes.rows[0].n), 1, "one refresh per tick across instances");
+  } finally {
+    for (const c of children) c.kill("SIGKILL");
+    await Promise.all(children.map((c) => c.exited));
+    db.close();
+    await upstream.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
