@@ -29,6 +29,7 @@ import { Mailer } from "./tasks/clients/mailer.ts";
 import { StatsRepository } from "./db/stats_repository.ts";
 import { InstanceRegistry } from "./tasks/engine/instance_registry.ts";
 import { FilaMetrics } from "./tasks/engine/metrics.ts";
+import { dashboardRouter } from "./routes/dashboard/dashboard.ts";
 import { minuteTick, registerCrons } from "./tasks/engine/cron.ts";
 import type { TaskDefinition } from "./tasks/types/define_task.ts";
 import { taskTypes } from "./tasks/types/registry.ts";
@@ -196,6 +197,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     instances,
     apiToken: config.API_TOKEN,
     probesOnly: config.ROLE === "worker",
+    dashboard: config.ROLE === "worker" ? undefined : await dashboardRouter(VERSION),
     corsOrigins: config.CORS_ORIGINS,
     version: VERSION,
     instance: instanceId,

@@ -20,6 +20,8 @@ import { httpMetrics, metricsRouter } from "./metrics.ts";
 import type { FilaMetrics } from "../tasks/engine/metrics.ts";
 import { buildOpenApiDocument, docsRouter } from "./docs.ts";
 import { requestLog } from "./request_log.ts";
+import { taskTypesRouter } from "./task_types.ts";
+import type { Hono } from "hono";
 import { corsFor, requireToken, securityHeaders } from "./security.ts";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
 
@@ -32,6 +34,8 @@ export interface AppDeps {
   metrics: FilaMetrics;
   instances: InstanceRegistry;
   apiToken?: string;
+  /** The dashboard's router (built async at start-up: it reads its files once). */
+  dashboard?: Hono;
   /** ROLE=worker: serve /health and /metrics only. */
   probesOnly?: boolean;
   corsOrigins?: string;
@@ -67,12 +71,14 @@ export function createApp(deps: AppDeps) {
     api.route("/", outboxRouter(deps.outbox));
     api.route("/", shortcutsRouter(deps.engine));
     api.route("/", queueRouter(deps.stats, deps.instances));
+    api.route("/", taskTypesRouter(deps.engine.registry));
   }
 
   app.route("/", api);
   app.route("/api/v1", api);
 
   if (!deps.probesOnly) {
+    if (deps.dashboard) app.route("/", deps.dashboard);
     app.route("/", docsRouter(() => buildOpenApiDocument(app, deps.engine.registry, deps.version)));
   }
 
