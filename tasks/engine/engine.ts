@@ -187,12 +187,18 @@ export class Engine {
       try {
         this.options.hooks?.onSubmitted?.(fresh);
       } catch { /* observers must not fail a submit */ }
-      // The rows are safe; a lost wake-up only waits for the sweeper.
-      await this.options.broker.notify(
-        fresh.map((r) => ({ id: r.id, delayMs: Math.max(0, r.runAt - Date.now()) })),
-      ).catch((error) => log.warn("wake-up not sent: {error}", { error: String(error) }));
-      // This instance's own workers need no message to start on due work.
-      if (this.started && fresh.some((r) => r.runAt <= Date.now())) this.pool.fill();
+      const now = Date.now();
+      // Local Deno KV delivers a message only to the process that enqueued it, so
+      // when this instance has workers, due work is woken in-process (a KV write
+      // saved per task) and only later work gets a delayed message. The rows are
+      // safe either way: a lost wake-up only waits for the sweeper.
+      const wakeUps = this.started ? fresh.filter((r) => r.runAt > now) : fresh;
+      if (wakeUps.length > 0) {
+        await this.options.broker.notify(
+          wakeUps.map((r) => ({ id: r.id, delayMs: Math.max(0, r.runAt - now) })),
+        ).catch((error) => log.warn("wake-up not sent: {error}", { error: String(error) }));
+      }
+      if (this.started && fresh.some((r) => r.runAt <= now)) this.pool.fill();
     }
     return stored.map(({ row, created }) => ({ task: row, created }));
   }
