@@ -10,14 +10,23 @@
  *   POST /tasks latency : 500 req/s for 10 s; client-side round trip
  *   peak RSS            : VmHWM of the instance after the end-to-end runs
  *
- * Flags: --quick (small n, short runs), --driver=kv|db (default both).
+ * Flags: --quick (small n, short runs), --driver=kv|db (default both),
+ *        --vs bullmq|celery|rq (also run ../shared/peers/run.sh <peer> and compare),
+ *        --stored (with --vs: use the peer's stored results instead of running it).
  */
 import { createClient } from "@libsql/client";
 import { spawnFila, testEnv } from "../support/harness.ts";
+import { readPeer, runPeer } from "./peers.ts";
 
 const quick = Deno.args.includes("--quick");
 const driverArg = Deno.args.find((a) => a.startsWith("--driver="))?.split("=")[1];
 const drivers = driverArg ? [driverArg as "kv" | "db"] : (["kv", "db"] as const);
+const vsIndex = Deno.args.findIndex((a) => a === "--vs" || a.startsWith("--vs="));
+const vs = vsIndex < 0
+  ? null
+  : Deno.args[vsIndex].includes("=")
+  ? Deno.args[vsIndex].split("=")[1]
+  : Deno.args[vsIndex + 1];
 const N = quick ? 2_000 : 10_000;
 const RATE_SECONDS = quick ? 3 : 15;
 const POST_SECONDS = quick ? 3 : 10;
@@ -233,3 +242,42 @@ console.log(
 console.log(`| metric | ${drivers.join(" | ")} |`);
 console.log(`| --- | ${drivers.map(() => "--:").join(" | ")} |`);
 for (const m of metrics) console.log(`| ${m} | ${drivers.map((d) => results[d][m]).join(" | ")} |`);
+
+if (vs) {
+  if (!Deno.args.includes("--stored")) await runPeer(vs);
+  const peers = await readPeer(vs);
+  console.log(`\nPeers (${vs}, medians of the stored runs in ../shared/peers/results)\n`);
+  console.log(
+    "| peer | end-to-end jobs/s | drain jobs/s | p50 @200/s ms | p99 @200/s ms | workers peak RSS MiB |",
+  );
+  console.log("| --- | --: | --: | --: | --: | --: |");
+  for (const p of peers) {
+    console.log(
+      `| ${p.variant} | ${p.e2eRate.toFixed(0)} | ${p.drainRate.toFixed(0)} | ${
+        p.p50Ms.toFixed(2)
+      } | ${p.p99Ms.toFixed(2)} | ${p.workersPeakRssMib.toFixed(1)} |`,
+    );
+  }
+  const fila = results.kv ?? results[drivers[0]];
+  const pick = (prefix: string) =>
+    Number(Object.entries(fila).find(([k]) => k.startsWith(prefix))?.[1]);
+  const best = Math.max(...peers.map((p) => p.e2eRate));
+  console.log("\nFila (kv) against the issue-8 targets:");
+  const target = vs === "celery" ? 3 : 1.5;
+  const filaRate = pick(vs === "celery" ? "end-to-end, single POSTs" : "end-to-end, /tasks/batch");
+  console.log(
+    `- end-to-end ${filaRate} vs ${vs} ${best.toFixed(0)}: ${
+      (filaRate / best).toFixed(2)
+    }x (target ${target}x)`,
+  );
+  console.log(
+    `- submit→done p50 ${pick("submit→done @200/s p50")} ms (target ≤ 1.5), p99 ${
+      pick("submit→done @200/s p99")
+    } ms (target ≤ 3)`,
+  );
+  console.log(
+    `- POST /tasks p99 @500/s ${pick("POST /tasks @500/s p99")} ms (target ≤ 5); peak RSS ${
+      pick("peak RSS")
+    } MiB (target ≤ 120)`,
+  );
+}

@@ -1,0 +1,61 @@
+/**
+ * The peers' figures (Celery, RQ, BullMQ) from ../shared/peers: optionally runs
+ * their harness (`run.sh <peer>`), then reads results/<variant>.jsonl and takes
+ * the median of each metric over the runs, as the peers' README does.
+ */
+
+export interface PeerFigures {
+  variant: string;
+  e2eRate: number;
+  drainRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  workersPeakRssMib: number;
+}
+
+const median = (xs: number[]) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Where shared/ sits: beside the repository (../shared), as on CI and here. */
+export function sharedPeersDir(): string {
+  return new URL("../../../shared/peers/", import.meta.url).pathname;
+}
+
+/** Runs the peer's own harness (minutes; it installs redis and the peer with apt/npm). */
+export async function runPeer(peer: string): Promise<void> {
+  const status = await new Deno.Command("bash", {
+    args: [`${sharedPeersDir()}run.sh`, peer],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
+  if (!status.success) throw new Error(`run.sh ${peer} failed`);
+}
+
+/** Medians of every stored variant of `peer` (bullmq → bullmq-1x2 and bullmq-2x1). */
+export async function readPeer(peer: string): Promise<PeerFigures[]> {
+  const dir = `${sharedPeersDir()}results/`;
+  const out: PeerFigures[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.name.startsWith(peer) || !entry.name.endsWith(".jsonl")) continue;
+    const rows = (await Deno.readTextFile(dir + entry.name)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    const of = (phase: string, key: string) =>
+      median(rows.filter((r) => r.phase === phase).map((r) => r[key]));
+    out.push({
+      variant: entry.name.replace(/\.jsonl$/, ""),
+      e2eRate: of("e2e", "e2e_rate"),
+      drainRate: of("enqueue_drain", "drain_rate"),
+      p50Ms: of("latency", "p50_ms"),
+      p99Ms: of("latency", "p99_ms"),
+      workersPeakRssMib: of("e2e", "workers_peak_rss_mib"),
+    });
+  }
+  return out.sort((a, b) => a.variant.localeCompare(b.variant));
+}
