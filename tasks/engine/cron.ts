@@ -49,7 +49,7 @@ export async function minuteTick(
 
 /** Registers the crons; call at the top level of main, before serving (Deno Deploy reads them there). */
 export function registerCrons(engine: () => Engine | undefined, schedule: string): void {
-  Deno.cron("fila: refresh quotes and sweep", schedule, async () => {
+  Deno.cron("fila-minute-refresh-quotes-and-sweep", schedule, async () => {
     const current = engine();
     if (current) await minuteTick(current);
   });
