@@ -6,7 +6,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { QuoteRow } from "../db/schema.ts";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
 import { FilaError } from "../tasks/engine/errors.ts";
-import { errorSchema, validationHook } from "./errors.ts";
+import { errorSchema, jsonResponse as json, validationHook } from "./errors.ts";
 
 const quoteSchema = z.object({
   id: z.number().int(),
@@ -31,10 +31,6 @@ const pairQuery = z.object({
     example: "USD-BRL",
     description: "Default USD-BRL",
   }),
-});
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
 });
 
 const latestStoredRoute = createRoute({

@@ -29,6 +29,11 @@ export const errorSchema = z.object({
   }),
 }).openapi("Error");
 
+/** An OpenAPI response entry: a JSON body of `schema`. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { content: { "application/json": { schema } }, description };
+}
+
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }

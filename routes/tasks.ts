@@ -7,7 +7,7 @@ import { streamSSE } from "hono/streaming";
 import type { Engine, SubmitRequest } from "../tasks/engine/engine.ts";
 import { FilaError } from "../tasks/engine/errors.ts";
 import { isFinal, priorityRank, toEventView, toTaskView } from "../tasks/engine/model.ts";
-import { errorSchema, validationHook } from "./errors.ts";
+import { errorSchema, jsonResponse as json, validationHook } from "./errors.ts";
 import {
   batchSubmitSchema,
   idParamSchema,
@@ -19,10 +19,6 @@ import {
   taskSubmitSchema,
 } from "./tasks_schemas.ts";
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
 const errors = {
   400: json(errorSchema, "Invalid request"),
   404: json(errorSchema, "No such task"),
