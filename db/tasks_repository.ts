@@ -12,6 +12,13 @@ import { WAITING_STATUSES } from "../tasks/engine/model.ts";
 
 export type NewTaskRow = typeof tasks.$inferInsert;
 
+export interface Completion {
+  id: string;
+  workerId: string;
+  attempt: number;
+  result: unknown;
+}
+
 export interface TaskFilter {
   status?: string;
   type?: string;
@@ -81,7 +88,7 @@ export class TasksRepository {
       WHERE id IN (${sql.join(rows.map((r) => sql`${r.id}`), sql`, `)})`));
 
     const results = await this.db.batch(
-      statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
+      statements as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
     ) as unknown[];
     const out: { row: TaskRow; created: boolean }[] = [];
     for (let i = 0; i < rows.length; i++) {
@@ -174,8 +181,18 @@ export class TasksRepository {
 
   /** Finishes an attempt as `succeeded`. Returns false when the attempt was no longer ours. */
   async succeed(id: string, workerId: string, attempt: number, result: unknown): Promise<boolean> {
+    const [ok] = await this.succeedMany([{ id, workerId, attempt, result }]);
+    return ok;
+  }
+
+  /**
+   * Finishes several attempts as `succeeded` in one transaction (completions that
+   * end together are written together). Per item: false when it was no longer ours.
+   */
+  async succeedMany(items: Completion[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
     const now = Date.now();
-    const [updated] = await this.db.batch([
+    const statements = items.flatMap(({ id, workerId, attempt, result }) => [
       this.db.update(tasks).set({
         status: "succeeded",
         result: (result ?? null) as unknown,
@@ -187,7 +204,10 @@ export class TasksRepository {
       }).where(owned(id, workerId, attempt)).returning({ id: tasks.id }),
       this.eventIfChanged(id, now, "succeeded", null),
     ]);
-    return updated.length > 0;
+    const results = await this.db.batch(
+      statements as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
+    ) as unknown[];
+    return items.map((_, i) => (results[2 * i] as unknown[]).length > 0);
   }
 
   /**

@@ -4,7 +4,7 @@
  * records how each attempt ended.
  */
 import { getLogger } from "@logtape/logtape";
-import type { TasksRepository } from "../../db/tasks_repository.ts";
+import type { Completion, TasksRepository } from "../../db/tasks_repository.ts";
 import type { TaskRow } from "../../db/schema.ts";
 import type { TaskServices } from "../services.ts";
 import { retryDelayMs } from "./backoff.ts";
@@ -53,6 +53,7 @@ export class WorkerPool {
   private stopping = false;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private cancelPollTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly completions: CompletionGroup;
 
   constructor(
     private readonly repo: TasksRepository,
@@ -62,7 +63,9 @@ export class WorkerPool {
     private readonly changes: TaskChanges,
     private readonly options: WorkerPoolOptions,
     private readonly hooks: WorkerPoolHooks = {},
-  ) {}
+  ) {
+    this.completions = new CompletionGroup(repo);
+  }
 
   get inFlight(): number {
     return this.running.size;
@@ -180,9 +183,10 @@ export class WorkerPool {
           }),
         controller.signal,
       );
-      outcome = await this.repo.succeed(row.id, this.options.workerId, attempt, result ?? null)
-        ? "succeeded"
-        : "lost";
+      outcome =
+        await this.completions.add({ id: row.id, workerId: this.options.workerId, attempt, result })
+          ? "succeeded"
+          : "lost";
     } catch (error) {
       outcome = await this.recordFailure(row, attempt, error, controller.signal, taskLog);
     } finally {
@@ -314,6 +318,43 @@ export class WorkerPool {
     }
     clearInterval(this.heartbeatTimer);
     clearInterval(this.cancelPollTimer);
+  }
+}
+
+/**
+ * Successes that end in the same turn of the event loop are written in one
+ * transaction: one commit instead of one per task when many short tasks finish together.
+ */
+class CompletionGroup {
+  private pending: {
+    item: Completion;
+    resolve: (ok: boolean) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly repo: TasksRepository) {}
+
+  add(item: Completion): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setTimeout(() => this.flush(), 0);
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const group = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    try {
+      const written = await this.repo.succeedMany(group.map((g) => g.item));
+      group.forEach((g, i) => g.resolve(written[i]));
+    } catch (error) {
+      for (const g of group) g.reject(error);
+    }
   }
 }
 
