@@ -12,11 +12,14 @@
  *
  * Flags: --quick (small n, short runs), --driver=kv|db (default both),
  *        --vs bullmq|celery|rq (also run ../shared/peers/run.sh <peer> and compare),
- *        --stored (with --vs: use the peer's stored results instead of running it).
+ *        --stored (with --vs: use the peer's stored results instead of running it),
+ *        --no-csv (skip the process_csv section).
+ *   GET /currency       : 2,000 req/s for 10 s after one reading was stored (statuses seen are printed)
  */
 import { createClient } from "@libsql/client";
 import { spawnFila, testEnv } from "../support/harness.ts";
 import { readPeer, runPeer } from "./peers.ts";
+import { startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
 
 const quick = Deno.args.includes("--quick");
 const driverArg = Deno.args.find((a) => a.startsWith("--driver="))?.split("=")[1];
@@ -150,6 +153,19 @@ async function postLatency(url: string): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
+/** GET /currency at 2,000 req/s; returns sorted round trips and the status codes seen. */
+async function currencyLatency(url: string): Promise<{ times: number[]; statuses: Set<number> }> {
+  const statuses = new Set<number>();
+  const times = await atRate(2_000, POST_SECONDS, async () => {
+    const t = performance.now();
+    const res = await fetch(`${url}/currency`);
+    await res.body?.cancel();
+    statuses.add(res.status);
+    return performance.now() - t;
+  });
+  return { times: times.sort((a, b) => a - b), statuses };
+}
+
 async function submitToDone(url: string, dbFile: string): Promise<number[]> {
   const submitted = await atRate(200, RATE_SECONDS, async (n) => {
     const before = Date.now();
@@ -223,11 +239,20 @@ for (const driver of drivers) {
     figures[`submit→done @200/s p50, ms`] = percentile(lat, 50).toFixed(2);
     figures[`submit→done @200/s p99, ms`] = percentile(lat, 99).toFixed(2);
   });
-  await withInstance(driver, {}, async (url) => {
+  const upstream = startFakeAwesomeApi();
+  await withInstance(driver, { QUOTES_API_URL: upstream.url }, async (url) => {
+    // one stored reading, so /currency answers 200 from memory as in production
+    await (await fetch(`${url}/currency/latest`)).body?.cancel();
     const lat = await postLatency(url);
     figures["POST /tasks @500/s p50, ms"] = percentile(lat, 50).toFixed(2);
     figures["POST /tasks @500/s p99, ms"] = percentile(lat, 99).toFixed(2);
+    // the statuses seen are printed, so a run that did not answer 200 is not mistaken for one
+    const cur = await currencyLatency(url);
+    const seen = [...cur.statuses].join("/");
+    figures[`GET /currency @2000/s p50, ms (HTTP ${seen})`] = percentile(cur.times, 50).toFixed(2);
+    figures[`GET /currency @2000/s p99, ms (HTTP ${seen})`] = percentile(cur.times, 99).toFixed(2);
   });
+  await upstream.close();
   console.error(`driver ${driver}: drain…`);
   figures[`drain of ${N} pre-queued, tasks/s`] = (await drain(driver)).toFixed(0);
   results[driver] = figures;
@@ -242,6 +267,27 @@ console.log(
 console.log(`| metric | ${drivers.join(" | ")} |`);
 console.log(`| --- | ${drivers.map(() => "--:").join(" | ")} |`);
 for (const m of metrics) console.log(`| ${m} | ${drivers.map((d) => results[d][m]).join(" | ")} |`);
+
+if (drivers.length === 2) {
+  console.log("\nThe db driver relative to kv (target: within 30 %):");
+  for (const m of metrics) {
+    const ratio = Number(results.db[m]) / Number(results.kv[m]);
+    if (Number.isFinite(ratio)) console.log(`- ${m}: db/kv = ${ratio.toFixed(2)}`);
+  }
+}
+
+if (!Deno.args.includes("--no-csv")) {
+  // process_csv on a generated file (tests/bench/csv_bench.ts, owned by the CSV work).
+  const rows = quick ? 50_000 : 1_000_000;
+  console.error(`process_csv on ${rows} rows…`);
+  const { runCsvBench } = await import("./csv_bench.ts");
+  const csv = await runCsvBench(rows);
+  console.log(
+    `\nprocess_csv, ${rows} rows: ${csv.rowsPerSecond.toFixed(0)} rows/s, peak RSS ${
+      csv.peakRssMb.toFixed(1)
+    } MB`,
+  );
+}
 
 if (vs) {
   if (!Deno.args.includes("--stored")) await runPeer(vs);
