@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import { type Json, startTestFila } from "./support/harness.ts";
+import { type Json, readTaskEvents, startTestFila } from "./support/harness.ts";
 import { generateSalesCsv } from "../tasks/types/csv/sales_generator.ts";
-
-async function events(url: string, id: string): Promise<Json[]> {
-  const text = await (await fetch(`${url}/tasks/${id}/events`)).text();
-  return text.split("\n\n").filter((f) => f.startsWith("event: task"))
-    .map((f) => JSON.parse(f.split("\n").find((l) => l.startsWith("data: "))!.slice(6)));
-}
 
 Deno.test("process_csv: 50,000 generated rows report rising progress, count right, repeat exactly, and aggregate matches", async () => {
   const fila = await startTestFila();
@@ -27,7 +21,9 @@ Deno.test("process_csv: 50,000 generated rows report rising progress, count righ
       "unit_price",
       "amount",
     ]);
-    const progress = (await events(fila.url, first.body.id)).filter((e) => e.status === "running")
+    const progress = (await readTaskEvents(fila.url, first.body.id)).filter((e) =>
+      e.status === "running"
+    )
       .map((e) => e.progress);
     const distinct = [...new Set(progress)];
     assert.ok(distinct.length >= 5, `progress values: ${distinct}`);

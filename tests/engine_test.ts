@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { DRIVERS, type Json, startTestFila } from "./support/harness.ts";
+import {
+  DRIVERS,
+  type Json,
+  readTaskEvents,
+  sseFrameData,
+  startTestFila,
+} from "./support/harness.ts";
 
 for (const driver of DRIVERS) {
   Deno.test(`[${driver}] priority: with one worker busy, a high task queued after five low ones runs next`, async () => {
@@ -102,7 +108,7 @@ for (const driver of DRIVERS) {
       assert.equal(done.status, "succeeded");
       assert.equal(done.attempts, 3);
       assert.deepEqual(done.result, { succeeded_on_attempt: 3 });
-      const events = await readEvents(fila.url, body.id);
+      const events = await readTaskEvents(fila.url, body.id);
       const statuses = events.map((e) => e.status);
       assert.equal(statuses.filter((s) => s === "retrying").length, 2, statuses.join(","));
       assert.equal(statuses.at(-1), "succeeded");
@@ -226,7 +232,7 @@ Deno.test("events: GET /tasks/:id/events streams the history to the end and clos
     assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
     const text = await res.text(); // ends when the task ends
     const frames = text.split("\n\n").filter(Boolean);
-    const tasks = frames.filter((f) => f.startsWith("event: task")).map(frameData);
+    const tasks = frames.filter((f) => f.startsWith("event: task")).map(sseFrameData);
     assert.ok(tasks.some((e) => e.status === "running" && e.progress > 0), "no progress event");
     assert.equal(tasks.at(-1).status, "succeeded");
     assert.ok(frames.at(-1)!.startsWith("event: end"));
@@ -240,13 +246,3 @@ Deno.test("events: GET /tasks/:id/events streams the history to the end and clos
     await fila.stop();
   }
 });
-
-async function readEvents(url: string, id: string): Promise<Json[]> {
-  const text = await (await fetch(`${url}/tasks/${id}/events`)).text();
-  return text.split("\n\n").filter((f) => f.startsWith("event: task")).map(frameData);
-}
-
-function frameData(frame: string): Json {
-  const data = frame.split("\n").find((line) => line.startsWith("data: "))!;
-  return JSON.parse(data.slice("data: ".length));
-}

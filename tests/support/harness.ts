@@ -135,6 +135,18 @@ export function clientFor(url: string) {
 
 const FINAL = ["succeeded", "failed", "cancelled"];
 
+/** The `data` of one Server-Sent Events frame, parsed. */
+export function sseFrameData(frame: string): Json {
+  const data = frame.split("\n").find((line) => line.startsWith("data: "))!;
+  return JSON.parse(data.slice("data: ".length));
+}
+
+/** A task's whole history from GET /tasks/:id/events (the stream ends with the task). */
+export async function readTaskEvents(url: string, id: string): Promise<Json[]> {
+  const text = await (await fetch(`${url}/tasks/${id}/events`)).text();
+  return text.split("\n\n").filter((f) => f.startsWith("event: task")).map(sseFrameData);
+}
+
 export interface ChildFila {
   url: string | null;
   pid: number;
