@@ -38,6 +38,8 @@ function owned(id: string, workerId: string, attempt: number) {
 }
 
 export class TasksRepository {
+  private lastClaimAt = 0;
+
   constructor(private readonly db: Database) {}
 
   private event(
@@ -133,31 +135,37 @@ export class TasksRepository {
   /**
    * Claims up to `limit` ready tasks, highest priority first, in one conditional
    * UPDATE: a task is claimed by exactly one worker, whatever the messages say.
+   * The start of each attempt goes into the history in the same transaction.
    */
-  claimReady(
-    workerId: string,
-    limit: number,
-    leaseMs: number,
-    now = Date.now(),
-  ): Promise<TaskRow[]> {
+  async claimReady(workerId: string, limit: number, leaseMs: number): Promise<TaskRow[]> {
+    // a claim time unique per claim, so the start events below match this claim's rows only
+    const now = this.lastClaimAt = Math.max(Date.now(), this.lastClaimAt + 1);
     const ready = this.db.select({ id: tasks.id }).from(tasks).where(and(
       inArray(tasks.status, [...WAITING_STATUSES]),
       lte(tasks.runAt, now),
     )).orderBy(asc(tasks.priority), asc(tasks.runAt)).limit(limit);
-    return this.db.update(tasks).set({
-      status: "running",
-      attempts: sql`${tasks.attempts} + 1`,
-      leaseUntil: now + leaseMs,
-      workerId,
-      startedAt: now,
-      updatedAt: now,
-      progress: 0,
-      progressMessage: null,
-    }).where(and(
-      inArray(tasks.id, ready),
-      inArray(tasks.status, [...WAITING_STATUSES]),
-      eq(tasks.cancelRequested, false),
-    )).returning();
+    const [rows] = await this.db.batch([
+      this.db.update(tasks).set({
+        status: "running",
+        attempts: sql`${tasks.attempts} + 1`,
+        leaseUntil: now + leaseMs,
+        workerId,
+        startedAt: now,
+        updatedAt: now,
+        progress: 0,
+        progressMessage: null,
+      }).where(and(
+        inArray(tasks.id, ready),
+        inArray(tasks.status, [...WAITING_STATUSES]),
+        eq(tasks.cancelRequested, false),
+      )).returning(),
+      this.db.run(sql`
+        INSERT INTO task_events (task_id, at, status, progress, message)
+        SELECT id, ${now}, 'running', 0,
+               'attempt ' || attempts || ' of ' || max_attempts || ' on ' || worker_id
+        FROM tasks WHERE worker_id = ${workerId} AND status = 'running' AND started_at = ${now}`),
+    ]);
+    return rows;
   }
 
   /** The earliest run_at among waiting tasks, or null when none wait. */
@@ -165,18 +173,6 @@ export class TasksRepository {
     const [row] = await this.db.select({ at: sql<number | null>`min(${tasks.runAt})` }).from(tasks)
       .where(inArray(tasks.status, [...WAITING_STATUSES]));
     return row?.at ?? null;
-  }
-
-  /** Records the start of an attempt in the history (separate from the claim so claims stay one statement). */
-  async recordStarts(rows: TaskRow[], workerId: string): Promise<void> {
-    if (rows.length === 0) return;
-    await this.db.insert(taskEvents).values(rows.map((r) => ({
-      taskId: r.id,
-      at: r.startedAt ?? Date.now(),
-      status: "running",
-      progress: 0,
-      message: `attempt ${r.attempts} of ${r.maxAttempts} on ${workerId}`,
-    })));
   }
 
   /** Finishes an attempt as `succeeded`. Returns false when the attempt was no longer ours. */

@@ -110,11 +110,6 @@ export class WorkerPool {
         }
         for (const row of rows) this.start1(row);
         claimed += rows.length;
-        if (rows.length > 0) {
-          this.repo.recordStarts(rows, this.options.workerId).catch((error) =>
-            log.warn("could not record task starts: {error}", { error: String(error) })
-          );
-        }
         if (rows.length < free) break;
       }
     } while (this.pokedWhileClaiming && !this.stopping);
