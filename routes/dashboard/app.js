@@ -11,15 +11,24 @@ function token() {
   return localStorage.getItem("fila.token") ?? "";
 }
 
+// One question at a time: every request that met a 401 meanwhile waits for the same answer.
+let tokenAsked = null;
+
+/** Shows the token dialog; resolves when it closes (saved, or dismissed with Escape). */
 function askToken() {
+  if (tokenAsked) return tokenAsked;
   const dialog = document.getElementById("token-dialog");
-  if (!dialog.open) dialog.showModal();
-  return new Promise((resolve) => {
-    document.getElementById("token-form").onsubmit = () => {
-      localStorage.setItem("fila.token", document.getElementById("token-input").value.trim());
+  document.getElementById("token-form").onsubmit = () => {
+    localStorage.setItem("fila.token", document.getElementById("token-input").value.trim());
+  };
+  tokenAsked = new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      tokenAsked = null;
       resolve();
-    };
+    }, { once: true });
   });
+  dialog.showModal();
+  return tokenAsked;
 }
 
 async function api(path, options = {}) {
@@ -45,6 +54,11 @@ async function api(path, options = {}) {
 async function followEvents(path, onFrame, signal) {
   const headers = token() ? { authorization: `Bearer ${token()}` } : {};
   const res = await fetch(path, { headers, signal });
+  if (res.status === 401) {
+    await askToken();
+    return followEvents(path, onFrame, signal);
+  }
+  if (!res.ok) throw new Error(`${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   while (true) {
@@ -181,6 +195,8 @@ async function tasks() {
     const q = new URLSearchParams({ limit: listState.limit, offset: listState.offset });
     for (const k of ["status", "type", "priority"]) if (listState[k]) q.set(k, listState[k]);
     const page = await api(`/tasks?${q}`);
+    // the rows are rebuilt on every poll: put keyboard focus back on the row that had it
+    const focused = document.activeElement?.closest?.("tr[data-id]")?.dataset.id;
     rows.innerHTML =
       page.tasks.map((t) =>
         `<tr data-id="${esc(t.id)}" tabindex="0"><td><a href="#task/${esc(t.id)}">${
@@ -191,6 +207,7 @@ async function tasks() {
           time(t.created_at)
         }</td></tr>`
       ).join("") || `<tr><td colspan="6" class="muted">No tasks.</td></tr>`;
+    if (focused) rows.querySelector(`tr[data-id="${CSS.escape(focused)}"]`)?.focus();
     document.getElementById("page").textContent = `${page.total === 0 ? 0 : listState.offset + 1}–${
       listState.offset + page.count
     } of ${page.total}`;
@@ -329,6 +346,7 @@ async function quotes() {
   }</select></div></div>
     <div class="chart" id="q-chart"></div>`;
   let plot = null;
+  let drawn = "";
   const chartEl = document.getElementById("q-chart");
   const draw = async () => {
     const pair = document.getElementById("q-pair").value;
@@ -336,6 +354,10 @@ async function quotes() {
     const points = quotes.slice().reverse();
     const data = [points.map((q) => Date.parse(q.timestamp) / 1000), points.map((q) => q.bid)];
     const width = Math.max(300, chartEl.clientWidth - 20);
+    // polled every few seconds: rebuild the chart only when its data or width changed
+    const key = `${pair} ${width} ${points.length} ${points.at(-1)?.timestamp}`;
+    if (key === drawn) return;
+    drawn = key;
     if (plot) plot.destroy();
     chartEl.querySelector(".muted")?.remove();
     if (points.length === 0) {
@@ -352,13 +374,19 @@ async function quotes() {
   };
   document.getElementById("q-pair").onchange = draw;
   const stop = every(5000, async () => {
+    // the newest reading of each pair; history answers 200 with none yet, where /currency
+    // answers 404 (which the browser would log as a console error on a fresh install)
     const latest = await Promise.all(
-      pairs.map((p) => api(`/currency?pair=${encodeURIComponent(p)}`).catch(() => null)),
+      pairs.map((p) =>
+        api(`/currency/history?pair=${encodeURIComponent(p)}&limit=1`)
+          .then((h) => h.quotes[0] ?? null)
+          .catch(() => null)
+      ),
     );
     document.getElementById("q-cards").innerHTML = latest.map((q, i) =>
       q
         ? `<div class="card"><div class="label">${
-          esc(q.pair)
+          esc(pairs[i])
         }</div><div class="n">${q.bid}</div><div class="label">${
           q.pct_change === null
             ? ""
@@ -411,5 +439,9 @@ async function route() {
   }
 }
 
-addEventListener("hashchange", route);
-route();
+// Route changes run one after another: a view that is still loading its first data
+// finishes (and is then stopped) before the next one renders, so none draws over another.
+let routing = Promise.resolve();
+const navigate = () => (routing = routing.then(route));
+addEventListener("hashchange", navigate);
+navigate();

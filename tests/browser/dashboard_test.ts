@@ -119,14 +119,54 @@ Deno.test("dashboard: with API_TOKEN the page loads without it, asks for it, and
   const fila = await startTestFila({ env: { API_TOKEN: "browser-token", ROLE: "api" } });
   let browser: Browser | undefined;
   try {
+    // the shell and its assets need no token; assets are cached and revalidated by ETag
+    const shell = await fetch(`${fila.url}/`);
+    assert.equal(shell.status, 200);
+    assert.match(await shell.text(), /\/dashboard\/assets\/app\.js\?v=/);
+    const asset = await fetch(`${fila.url}/dashboard/assets/uplot.js`);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get("cache-control") ?? "", /public, max-age=\d+/);
+    const etag = asset.headers.get("etag");
+    assert.ok(etag, "an asset without an ETag");
+    assert.ok((await asset.text()).includes("uPlot"));
+    const again = await fetch(`${fila.url}/dashboard/assets/uplot.js`, {
+      headers: { "if-none-match": etag },
+    });
+    await again.body?.cancel();
+    assert.equal(again.status, 304);
+    const api = await fetch(`${fila.url}/tasks`);
+    await api.body?.cancel();
+    assert.equal(api.status, 401);
+
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
     const page = await browser.newPage();
+    const errors: string[] = [];
+    watchErrors(page, errors);
     await page.goto(`${fila.url}/`);
     await page.locator("#token-dialog[open]").waitFor();
     await page.fill("#token-input", "browser-token");
     await page.click('#token-form button[type="submit"]');
     await page.locator("#by-status .card").first().waitFor();
     assert.equal(await page.evaluate(() => localStorage.getItem("fila.token")), "browser-token");
+
+    // a stale token while a task's detail opens: its poll and its event stream (a fetch stream,
+    // as EventSource cannot send a token) both meet a 401 and wait for the same one question
+    const task = await fila.post("/tasks", { type: "uppercase", payload: { text: "t" } }, {
+      authorization: "Bearer browser-token",
+    });
+    assert.equal(task.status, 202);
+    await page.evaluate(() => localStorage.setItem("fila.token", "stale"));
+    await page.goto(`${fila.url}/#task/${task.body.id}`);
+    await page.locator("#token-dialog[open]").waitFor();
+    await page.fill("#token-input", "browser-token");
+    await page.click('#token-form button[type="submit"]');
+    await page.locator('#d-status [data-status="queued"]').waitFor();
+    await page.locator("#d-events li", { hasText: "submitted" }).waitFor();
+
+    // quotes with none stored yet: "no quote yet" cards, and no 404s in the console
+    await page.click('a[href="#quotes"]');
+    await page.locator("#q-cards .card", { hasText: "no quote yet" }).first().waitFor();
+    assert.deepEqual(errors.filter((e) => !e.includes("401")), []);
   } finally {
     await browser?.close();
     await fila.stop();
