@@ -1,10 +1,12 @@
 /**
  * Opens the libSQL store: an embedded file by default, or a remote libsql:// /
  * http(s):// server (Turso, sqld). File databases get WAL, a busy timeout and
- * synchronous=NORMAL, so several processes can share one file safely.
+ * synchronous=NORMAL, so several processes can share one file safely, and go
+ * through LocalClient, which keeps its prepared statements.
  */
 import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import { LocalClient } from "./local_client.ts";
 import * as schema from "./schema.ts";
 
 export type Database = LibSQLDatabase<typeof schema>;
@@ -23,26 +25,30 @@ const BUSY_TIMEOUT_MS = 10_000;
 /** Opens the database at `url`, creating the parent folder of a file database. */
 export async function openStore(url: string, authToken?: string): Promise<Store> {
   const local = url.startsWith("file:");
-  if (local) await ensureParentFolder(url);
-  const client = createClient({
-    url,
-    authToken,
-    timeout: BUSY_TIMEOUT_MS,
+  let client: Client;
+  if (local) {
+    const path = filePath(url);
+    await ensureParentFolder(path);
     // libsql's native calls are synchronous; one connection is enough and keeps
     // the per-connection pragmas below in force.
-    concurrency: local ? 1 : undefined,
-  });
-  if (local) {
+    client = new LocalClient(path, { timeout: BUSY_TIMEOUT_MS });
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
+  } else {
+    client = createClient({ url, authToken, timeout: BUSY_TIMEOUT_MS });
   }
-  const db = drizzle(client, { schema });
+  const db = drizzle({ client, schema });
   return { client, db, local, close: () => client.close() };
 }
 
-async function ensureParentFolder(url: string): Promise<void> {
+/** The path of a `file:` URL: file:data/fila.db, file:/abs/fila.db, file:///abs/fila.db, file::memory:. */
+function filePath(url: string): string {
   const path = url.slice("file:".length).replace(/^\/\/(localhost)?/, "").split("?")[0];
-  if (path === ":memory:" || path === "") return;
+  return path === "" ? ":memory:" : path;
+}
+
+async function ensureParentFolder(path: string): Promise<void> {
+  if (path === ":memory:") return;
   const slash = path.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
 }

@@ -1,0 +1,425 @@
+/**
+ * A libSQL `Client` for embedded `file:` databases that keeps its prepared
+ * statements. @libsql/client's own embedded client prepares every statement on
+ * every call, asks for its columns twice, turns every integer into a BigInt and
+ * back, and builds each row with `Object.defineProperty` per column; on Fila's
+ * hot path (claim, finish, insert) that was most of the time spent in the store.
+ * This client talks to the same `libsql` native driver on one connection, with:
+ *  - a bounded cache of prepared statements keyed by their SQL text;
+ *  - per statement, its columns and a row class computed once;
+ *  - plain numbers for integers (every integer Fila stores is a safe one).
+ * It implements the part of the `Client` interface drizzle's libsql driver and
+ * Fila use (execute, batch, migrate, transaction, executeMultiple, close), with
+ * the same results and the same `LibsqlError` codes (SQLITE_BUSY, ...).
+ * Remote databases (libsql://, http(s)://) keep using @libsql/client.
+ */
+import Database from "libsql";
+import {
+  type Client,
+  type InArgs,
+  type InStatement,
+  LibsqlBatchError,
+  LibsqlError,
+  type ResultSet,
+  type Row,
+  type Transaction,
+  type TransactionMode,
+} from "@libsql/client";
+
+type NativeDatabase = InstanceType<typeof Database>;
+type NativeStatement = ReturnType<NativeDatabase["prepare"]>;
+type SqlValue = string | number | bigint | null | Uint8Array;
+
+/** How many distinct statements stay prepared (IN-lists of varying length make many). */
+const STATEMENT_CACHE_SIZE = 512;
+
+const VALUES = Symbol("values");
+
+interface Prepared {
+  statement: NativeStatement;
+  /** Column names when the statement returns rows, null when it does not. */
+  columns: string[] | null;
+  columnTypes: string[];
+  makeRow: ((values: SqlValue[]) => Row) | null;
+}
+
+/**
+ * Rows as @libsql/client shapes them: named columns as enumerable properties
+ * (what `Object.keys` and drizzle's raw queries read), values by index and
+ * `length` (what drizzle's typed queries read), built by one class per statement.
+ */
+function rowMaker(columns: string[]): (values: SqlValue[]) => Row {
+  const names = [...new Set(columns)];
+  const firstIndex = names.map((name) => columns.indexOf(name));
+  class ResultRow {
+    declare [VALUES]: SqlValue[];
+    constructor(values: SqlValue[]) {
+      Object.defineProperty(this, VALUES, { value: values });
+      for (let i = 0; i < names.length; i++) {
+        (this as Record<string, unknown>)[names[i]] = values[firstIndex[i]];
+      }
+    }
+  }
+  Object.defineProperty(ResultRow.prototype, "length", { value: columns.length });
+  for (let i = 0; i < columns.length; i++) {
+    Object.defineProperty(ResultRow.prototype, i, {
+      get(this: ResultRow) {
+        return this[VALUES][i];
+      },
+    });
+  }
+  return (values) => new ResultRow(values) as unknown as Row;
+}
+
+function toSqlValue(value: unknown): SqlValue {
+  switch (typeof value) {
+    case "number":
+      if (!Number.isFinite(value)) {
+        throw new RangeError("Only finite numbers (not Infinity or NaN) can be passed as arguments");
+      }
+      return value;
+    case "boolean":
+      return value ? 1 : 0;
+    case "undefined":
+      throw new TypeError("undefined cannot be passed as argument to the database");
+    case "string":
+    case "bigint":
+      return value;
+  }
+  if (value === null) return null;
+  if (value instanceof Date) return value.valueOf();
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (value instanceof Uint8Array) return value;
+  return value as SqlValue;
+}
+
+function toArgs(args: InArgs | undefined): SqlValue[] | Record<string, SqlValue> {
+  if (args === undefined) return [];
+  if (Array.isArray(args)) return args.map(toSqlValue);
+  const named: Record<string, SqlValue> = {};
+  for (const [name, value] of Object.entries(args)) {
+    const bare = name[0] === "@" || name[0] === "$" || name[0] === ":" ? name.slice(1) : name;
+    named[bare] = toSqlValue(value);
+  }
+  return named;
+}
+
+const BASE_CODES: Record<number, string> = {
+  1: "SQLITE_ERROR",
+  2: "SQLITE_INTERNAL",
+  3: "SQLITE_PERM",
+  4: "SQLITE_ABORT",
+  5: "SQLITE_BUSY",
+  6: "SQLITE_LOCKED",
+  7: "SQLITE_NOMEM",
+  8: "SQLITE_READONLY",
+  9: "SQLITE_INTERRUPT",
+  10: "SQLITE_IOERR",
+  11: "SQLITE_CORRUPT",
+  13: "SQLITE_FULL",
+  14: "SQLITE_CANTOPEN",
+  17: "SQLITE_SCHEMA",
+  18: "SQLITE_TOOBIG",
+  19: "SQLITE_CONSTRAINT",
+  20: "SQLITE_MISMATCH",
+  21: "SQLITE_MISUSE",
+  25: "SQLITE_RANGE",
+  26: "SQLITE_NOTADB",
+};
+
+/** The native driver's SqliteError as the LibsqlError @libsql/client would throw. */
+function toLibsqlError(error: unknown): unknown {
+  if (error instanceof LibsqlError || !(error instanceof Error)) return error;
+  const { code, rawCode } = error as Error & { code?: string; rawCode?: number };
+  if (rawCode === undefined && code === undefined) return error;
+  const base = rawCode === undefined
+    ? "SQLITE_UNKNOWN"
+    : BASE_CODES[rawCode & 0xff] ?? `SQLITE_UNKNOWN_${rawCode & 0xff}`;
+  return new LibsqlError(error.message, base, code, rawCode, error);
+}
+
+function resultSet(
+  columns: string[],
+  columnTypes: string[],
+  rows: Row[],
+  rowsAffected: number,
+  lastInsertRowid: bigint | undefined,
+): ResultSet {
+  return {
+    columns,
+    columnTypes,
+    rows,
+    rowsAffected,
+    lastInsertRowid,
+    toJSON: () => ({ columns, columnTypes, rows, rowsAffected, lastInsertRowid: null }),
+  };
+}
+
+const BEGIN: Record<TransactionMode, string> = {
+  write: "BEGIN IMMEDIATE",
+  read: "BEGIN TRANSACTION READONLY",
+  deferred: "BEGIN DEFERRED",
+};
+
+/** One connection to an embedded database, with its prepared statements. */
+class Connection {
+  private readonly cache = new Map<string, Prepared>();
+
+  constructor(private readonly db: NativeDatabase) {}
+
+  get open(): boolean {
+    return this.db.open;
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  execute(stmt: InStatement | string, args?: InArgs): ResultSet {
+    const sql = typeof stmt === "string" ? stmt : stmt.sql;
+    const bound = toArgs(typeof stmt === "string" ? args : stmt.args);
+    try {
+      const prepared = this.prepare(sql);
+      if (prepared.columns) {
+        const raw = prepared.statement.all(bound) as SqlValue[][];
+        const rows = new Array<Row>(raw.length);
+        for (let i = 0; i < raw.length; i++) rows[i] = prepared.makeRow!(raw[i]);
+        return resultSet(prepared.columns, prepared.columnTypes, rows, 0, undefined);
+      }
+      const info = prepared.statement.run(bound) as { changes: number; lastInsertRowid: number };
+      return resultSet([], [], [], info.changes, BigInt(info.lastInsertRowid));
+    } catch (error) {
+      throw toLibsqlError(error);
+    }
+  }
+
+  /** Runs `stmts` in order inside the open transaction, as a batch reports failures. */
+  executeAll(stmts: (InStatement | [string, InArgs?])[]): ResultSet[] {
+    const results: ResultSet[] = [];
+    for (let i = 0; i < stmts.length; i++) {
+      if (!this.db.inTransaction) {
+        throw new LibsqlBatchError("The transaction has been rolled back", i, "TRANSACTION_CLOSED");
+      }
+      const stmt = stmts[i];
+      try {
+        results.push(Array.isArray(stmt) ? this.execute(stmt[0], stmt[1]) : this.execute(stmt));
+      } catch (error) {
+        if (error instanceof LibsqlError && !(error instanceof LibsqlBatchError)) {
+          throw new LibsqlBatchError(
+            error.message,
+            i,
+            error.code,
+            error.extendedCode,
+            error.rawCode,
+            error.cause instanceof Error ? error.cause : undefined,
+          );
+        }
+        throw error;
+      }
+    }
+    return results;
+  }
+
+  exec(sql: string): void {
+    try {
+      this.db.exec(sql);
+    } catch (error) {
+      throw toLibsqlError(error);
+    }
+  }
+
+  rollbackIfOpen(): void {
+    if (this.db.open && this.db.inTransaction) this.exec("ROLLBACK");
+  }
+
+  close(): void {
+    this.cache.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private prepare(sql: string): Prepared {
+    const hit = this.cache.get(sql);
+    if (hit) {
+      // most recently used last, so the oldest is the first to go
+      this.cache.delete(sql);
+      this.cache.set(sql, hit);
+      return hit;
+    }
+    const statement = this.db.prepare(sql);
+    statement.safeIntegers(false);
+    let columns: string[] | null = null;
+    let columnTypes: string[] = [];
+    try {
+      statement.raw(true);
+      const described = statement.columns() as { name: string; type: string | null }[];
+      columns = described.map((c) => c.name);
+      columnTypes = described.map((c) => c.type ?? "");
+    } catch {
+      // raw() throws for a statement that returns no rows
+    }
+    const prepared = { statement, columns, columnTypes, makeRow: columns && rowMaker(columns) };
+    if (this.cache.size >= STATEMENT_CACHE_SIZE) {
+      this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(sql, prepared);
+    return prepared;
+  }
+}
+
+/**
+ * The client. Its one connection is shared by every call; an interactive
+ * transaction holds it, and other calls wait for the transaction to end.
+ */
+export class LocalClient implements Client {
+  closed = false;
+  readonly protocol = "file";
+  private readonly connection: Connection;
+  private transactionEnded: Promise<void> | null = null;
+
+  constructor(path: string, options: { timeout?: number } = {}) {
+    this.connection = new Connection(new Database(path, { timeout: options.timeout }));
+  }
+
+  async execute(stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> {
+    await this.ready();
+    return this.connection.execute(stmtOrSql, args);
+  }
+
+  async batch(
+    stmts: (InStatement | [string, InArgs?])[],
+    mode: TransactionMode = "deferred",
+  ): Promise<ResultSet[]> {
+    await this.ready();
+    const connection = this.connection;
+    connection.exec(BEGIN[mode]);
+    try {
+      const results = connection.executeAll(stmts);
+      connection.exec("COMMIT");
+      return results;
+    } finally {
+      connection.rollbackIfOpen();
+    }
+  }
+
+  async migrate(stmts: InStatement[]): Promise<ResultSet[]> {
+    await this.ready();
+    const connection = this.connection;
+    connection.exec("PRAGMA foreign_keys=off");
+    try {
+      connection.exec(BEGIN.deferred);
+      const results = connection.executeAll(stmts);
+      connection.exec("COMMIT");
+      return results;
+    } finally {
+      connection.rollbackIfOpen();
+      connection.exec("PRAGMA foreign_keys=on");
+    }
+  }
+
+  async transaction(mode: TransactionMode = "write"): Promise<Transaction> {
+    await this.ready();
+    this.connection.exec(BEGIN[mode]);
+    let end!: () => void;
+    this.transactionEnded = new Promise((resolve) => end = resolve);
+    return new LocalTransaction(this.connection, () => {
+      this.transactionEnded = null;
+      end();
+    });
+  }
+
+  async executeMultiple(sql: string): Promise<void> {
+    await this.ready();
+    try {
+      this.connection.exec(sql);
+    } finally {
+      this.connection.rollbackIfOpen();
+    }
+  }
+
+  sync(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  reconnect(): Promise<void> {
+    return Promise.reject(new LibsqlError("reconnect is not supported", "NOT_IMPLEMENTED"));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.connection.close();
+  }
+
+  /** Resolves when the connection is free: the client is open and no transaction holds it. */
+  private async ready(): Promise<void> {
+    while (this.transactionEnded) await this.transactionEnded;
+    if (this.closed || !this.connection.open) {
+      throw new LibsqlError("The client is closed", "CLIENT_CLOSED");
+    }
+  }
+}
+
+class LocalTransaction implements Transaction {
+  private settled = false;
+
+  constructor(private readonly connection: Connection, private readonly release: () => void) {}
+
+  get closed(): boolean {
+    return this.settled || !this.connection.open || !this.connection.inTransaction;
+  }
+
+  execute(stmt: InStatement): Promise<ResultSet> {
+    return this.run(() => this.connection.execute(stmt));
+  }
+
+  batch(stmts: InStatement[]): Promise<ResultSet[]> {
+    return this.run(() => this.connection.executeAll(stmts));
+  }
+
+  executeMultiple(sql: string): Promise<void> {
+    return this.run(() => this.connection.exec(sql));
+  }
+
+  commit(): Promise<void> {
+    return this.run(() => {
+      try {
+        this.connection.exec("COMMIT");
+      } finally {
+        this.settle();
+      }
+    });
+  }
+
+  rollback(): Promise<void> {
+    try {
+      this.connection.rollbackIfOpen();
+    } finally {
+      this.settle();
+    }
+    return Promise.resolve();
+  }
+
+  close(): void {
+    try {
+      this.connection.rollbackIfOpen();
+    } finally {
+      this.settle();
+    }
+  }
+
+  private run<T>(fn: () => T): Promise<T> {
+    if (this.closed) {
+      return Promise.reject(new LibsqlError("The transaction is closed", "TRANSACTION_CLOSED"));
+    }
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.release();
+  }
+}
