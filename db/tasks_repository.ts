@@ -27,6 +27,9 @@ export interface TaskFilter {
   offset: number;
 }
 
+/** The waiting statuses as SQL literals, as the partial index `tasks_ready_idx` names them. */
+const WAITING_SQL = sql.raw(WAITING_STATUSES.map((status) => `'${status}'`).join(", "));
+
 /** Fencing condition: this worker still owns this attempt of this task. */
 function owned(id: string, workerId: string, attempt: number) {
   return and(
@@ -140,10 +143,11 @@ export class TasksRepository {
   async claimReady(workerId: string, limit: number, leaseMs: number): Promise<TaskRow[]> {
     // a claim time unique per claim, so the start events below match this claim's rows only
     const now = this.lastClaimAt = Math.max(Date.now(), this.lastClaimAt + 1);
-    const ready = this.db.select({ id: tasks.id }).from(tasks).where(and(
-      inArray(tasks.status, [...WAITING_STATUSES]),
-      lte(tasks.runAt, now),
-    )).orderBy(asc(tasks.priority), asc(tasks.runAt)).limit(limit);
+    // The index is named and the statuses are literals: with bound statuses SQLite
+    // cannot use the partial index and sorted every waiting task on every claim.
+    const ready = sql`select id from tasks indexed by tasks_ready_idx
+      where status in (${WAITING_SQL}) and run_at <= ${now}
+      order by priority, run_at limit ${limit}`;
     const [rows] = await this.db.batch([
       this.db.update(tasks).set({
         status: "running",
@@ -155,8 +159,9 @@ export class TasksRepository {
         progress: 0,
         progressMessage: null,
       }).where(and(
-        inArray(tasks.id, ready),
-        inArray(tasks.status, [...WAITING_STATUSES]),
+        sql`${tasks.id} in (${ready})`,
+        // `+` keeps SQLite on the primary key instead of the status index
+        sql`+${tasks.status} in (${WAITING_SQL})`,
         eq(tasks.cancelRequested, false),
       )).returning(),
       this.db.run(sql`
