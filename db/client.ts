@@ -9,7 +9,7 @@ import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { LocalClient } from "./local_client.ts";
 import * as schema from "./schema.ts";
 
-export type Database = LibSQLDatabase<typeof schema>;
+export type Database = LibSQLDatabase<typeof schema> & { $client: Client };
 
 export interface Store {
   client: Client;

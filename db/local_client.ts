@@ -75,7 +75,9 @@ function toSqlValue(value: unknown): SqlValue {
   switch (typeof value) {
     case "number":
       if (!Number.isFinite(value)) {
-        throw new RangeError("Only finite numbers (not Infinity or NaN) can be passed as arguments");
+        throw new RangeError(
+          "Only finite numbers (not Infinity or NaN) can be passed as arguments",
+        );
       }
       return value;
     case "boolean":

@@ -4,9 +4,10 @@
  * (worker_id, attempts, status = 'running'): a worker whose lease expired and whose
  * task was claimed again elsewhere can no longer touch it.
  */
-import { and, asc, count, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lte, sql } from "drizzle-orm";
+import type { Client, InStatement } from "@libsql/client";
 import type { Database } from "./client.ts";
+import { compile, rowMapper } from "./compiled.ts";
 import { taskEvents, type TaskRow, tasks } from "./schema.ts";
 import { WAITING_STATUSES } from "../tasks/engine/model.ts";
 
@@ -40,10 +41,97 @@ function owned(id: string, workerId: string, attempt: number) {
   );
 }
 
+const toTaskRow = rowMapper(tasks);
+/** A value bound when the compiled statement runs (as SQL, which `set` accepts). */
+const placeholder = (name: string) => sql`${sql.placeholder(name)}`;
+
+/** Every column of a new row, with the schema's defaults for those not given. */
+const INSERT_DEFAULTS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, column.default ?? null]),
+);
+
+/**
+ * The first event of a task, written only if the INSERT just before it inserted
+ * the row (an idempotent repeat inserts nothing and gets no new history).
+ */
+const SUBMITTED_EVENT = `INSERT INTO task_events (task_id, at, status, progress, message)
+  SELECT ?, ?, ?, 0, 'submitted' WHERE changes() = 1`;
+
+/** An event written only if the fenced UPDATE just before it changed the row. */
+const EVENT_IF_CHANGED = `INSERT INTO task_events (task_id, at, status, progress, message)
+  SELECT ?, ?, ?, NULL, ? WHERE changes() = 1`;
+
+/** The start of each attempt this claim made, in the claim's transaction. */
+const CLAIM_EVENTS = `INSERT INTO task_events (task_id, at, status, progress, message)
+  SELECT id, started_at, 'running', 0,
+         'attempt ' || attempts || ' of ' || max_attempts || ' on ' || worker_id
+  FROM tasks WHERE worker_id = ? AND status = 'running' AND started_at = ?`;
+
+/** The hot statements (submit, claim, finish), compiled once by drizzle. */
+function compileHotStatements(db: Database) {
+  return {
+    insert: compile<Record<string, unknown>>(
+      db.insert(tasks)
+        // Placeholders wrapped by insert keep the column's encoder (payload → JSON)
+        .values(
+          Object.fromEntries(
+            Object.keys(INSERT_DEFAULTS).map((k) => [k, sql.placeholder(k)]),
+          ) as unknown as NewTaskRow,
+        )
+        .onConflictDoNothing({ target: tasks.idempotencyKey })
+        .returning(),
+    ),
+    claim: compile<{ now: number; leaseUntil: number; workerId: string; limit: number }>(
+      db.update(tasks).set({
+        status: "running",
+        attempts: sql`${tasks.attempts} + 1`,
+        leaseUntil: placeholder("leaseUntil"),
+        workerId: placeholder("workerId"),
+        startedAt: placeholder("now"),
+        updatedAt: placeholder("now"),
+        progress: 0,
+        progressMessage: null,
+      }).where(and(
+        // The index is named and the statuses are literals: with bound statuses
+        // SQLite cannot use the partial index and sorted every waiting task per claim.
+        sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
+          where status in (${WAITING_SQL}) and run_at <= ${placeholder("now")}
+          order by priority, run_at limit ${placeholder("limit")})`,
+        // `+` keeps SQLite on the primary key instead of the status index
+        sql`+${tasks.status} in (${WAITING_SQL})`,
+        eq(tasks.cancelRequested, false),
+      )).returning(),
+    ),
+    succeed: compile<
+      { id: string; workerId: string; attempt: number; now: number; result: string }
+    >(
+      db.update(tasks).set({
+        status: "succeeded",
+        result: placeholder("result"), // JSON text
+        error: null,
+        progress: 100,
+        leaseUntil: null,
+        finishedAt: placeholder("now"),
+        updatedAt: placeholder("now"),
+      }).where(and(
+        eq(tasks.id, placeholder("id")),
+        eq(tasks.status, "running"),
+        eq(tasks.workerId, placeholder("workerId")),
+        eq(tasks.attempts, placeholder("attempt")),
+      )),
+    ),
+  };
+}
+
 export class TasksRepository {
   private lastClaimAt = 0;
+  private readonly client: Client;
+  private readonly hot: ReturnType<typeof compileHotStatements>;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    this.client = db.$client;
+    this.hot = compileHotStatements(db);
+  }
 
   private event(
     taskId: string,
@@ -79,26 +167,18 @@ export class TasksRepository {
    */
   async insertMany(rows: NewTaskRow[]): Promise<{ row: TaskRow; created: boolean }[]> {
     if (rows.length === 0) return [];
-    const statements: BatchItem<"sqlite">[] = [];
+    const statements: InStatement[] = [];
     for (const row of rows) {
       statements.push(
-        this.db.insert(tasks).values(row).onConflictDoNothing({ target: tasks.idempotencyKey })
-          .returning(),
+        this.hot.insert({ ...INSERT_DEFAULTS, ...row }),
+        { sql: SUBMITTED_EVENT, args: [row.id, row.createdAt, row.status] },
       );
     }
-    // only events of the rows that made it in (an idempotent repeat is not new)
-    statements.push(this.db.run(sql`
-      INSERT INTO task_events (task_id, at, status, progress, message)
-      SELECT id, created_at, status, 0, 'submitted' FROM tasks
-      WHERE id IN (${sql.join(rows.map((r) => sql`${r.id}`), sql`, `)})`));
-
-    const results = await this.db.batch(
-      statements as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
-    ) as unknown[];
+    const results = await this.client.batch(statements, "write");
     const out: { row: TaskRow; created: boolean }[] = [];
     for (let i = 0; i < rows.length; i++) {
-      const inserted = (results[i] as TaskRow[])[0];
-      if (inserted) out.push({ row: inserted, created: true });
+      const inserted = results[2 * i].rows[0];
+      if (inserted) out.push({ row: toTaskRow(inserted), created: true });
       else {
         const existing = await this.getByIdempotencyKey(rows[i].idempotencyKey!);
         if (!existing) {
@@ -143,34 +223,11 @@ export class TasksRepository {
   async claimReady(workerId: string, limit: number, leaseMs: number): Promise<TaskRow[]> {
     // a claim time unique per claim, so the start events below match this claim's rows only
     const now = this.lastClaimAt = Math.max(Date.now(), this.lastClaimAt + 1);
-    // The index is named and the statuses are literals: with bound statuses SQLite
-    // cannot use the partial index and sorted every waiting task on every claim.
-    const ready = sql`select id from tasks indexed by tasks_ready_idx
-      where status in (${WAITING_SQL}) and run_at <= ${now}
-      order by priority, run_at limit ${limit}`;
-    const [rows] = await this.db.batch([
-      this.db.update(tasks).set({
-        status: "running",
-        attempts: sql`${tasks.attempts} + 1`,
-        leaseUntil: now + leaseMs,
-        workerId,
-        startedAt: now,
-        updatedAt: now,
-        progress: 0,
-        progressMessage: null,
-      }).where(and(
-        sql`${tasks.id} in (${ready})`,
-        // `+` keeps SQLite on the primary key instead of the status index
-        sql`+${tasks.status} in (${WAITING_SQL})`,
-        eq(tasks.cancelRequested, false),
-      )).returning(),
-      this.db.run(sql`
-        INSERT INTO task_events (task_id, at, status, progress, message)
-        SELECT id, ${now}, 'running', 0,
-               'attempt ' || attempts || ' of ' || max_attempts || ' on ' || worker_id
-        FROM tasks WHERE worker_id = ${workerId} AND status = 'running' AND started_at = ${now}`),
-    ]);
-    return rows;
+    const [claimed] = await this.client.batch([
+      this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }),
+      { sql: CLAIM_EVENTS, args: [workerId, now] },
+    ], "write");
+    return claimed.rows.map(toTaskRow);
   }
 
   /** The earliest run_at among waiting tasks, or null when none wait. */
@@ -194,21 +251,11 @@ export class TasksRepository {
     if (items.length === 0) return [];
     const now = Date.now();
     const statements = items.flatMap(({ id, workerId, attempt, result }) => [
-      this.db.update(tasks).set({
-        status: "succeeded",
-        result: (result ?? null) as unknown,
-        error: null,
-        progress: 100,
-        leaseUntil: null,
-        finishedAt: now,
-        updatedAt: now,
-      }).where(owned(id, workerId, attempt)).returning({ id: tasks.id }),
-      this.eventIfChanged(id, now, "succeeded", null),
+      this.hot.succeed({ id, workerId, attempt, now, result: JSON.stringify(result ?? null) }),
+      { sql: EVENT_IF_CHANGED, args: [id, now, "succeeded", null] },
     ]);
-    const results = await this.db.batch(
-      statements as unknown as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
-    ) as unknown[];
-    return items.map((_, i) => (results[2 * i] as unknown[]).length > 0);
+    const results = await this.client.batch(statements, "write");
+    return items.map((_, i) => results[2 * i].rowsAffected > 0);
   }
 
   /**

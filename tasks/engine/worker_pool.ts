@@ -4,6 +4,7 @@
  * records how each attempt ended.
  */
 import { getLogger } from "@logtape/logtape";
+import { setImmediate } from "node:timers";
 import type { Completion, TasksRepository } from "../../db/tasks_repository.ts";
 import type { TaskRow } from "../../db/schema.ts";
 import type { TaskServices } from "../services.ts";
@@ -335,7 +336,9 @@ class CompletionGroup {
       this.pending.push({ item, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setTimeout(() => this.flush(), 0);
+        // setImmediate, not setTimeout(0): chained timers are clamped to ≥1–4 ms,
+        // which left the worker idle between every claim and its completions
+        setImmediate(() => this.flush());
       }
     });
   }
