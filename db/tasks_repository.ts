@@ -221,13 +221,42 @@ export class TasksRepository {
    * The start of each attempt goes into the history in the same transaction.
    */
   async claimReady(workerId: string, limit: number, leaseMs: number): Promise<TaskRow[]> {
+    return (await this.finishAndClaim([], workerId, limit, leaseMs)).claimed;
+  }
+
+  /**
+   * One transaction for a worker's turn: finishes `completions` as `succeeded`
+   * (per item false when the attempt was no longer ours), then claims up to
+   * `limit` ready tasks into the slots they free, as claimReady does.
+   */
+  async finishAndClaim(
+    completions: Completion[],
+    workerId: string,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ written: boolean[]; claimed: TaskRow[] }> {
     // a claim time unique per claim, so the start events below match this claim's rows only
     const now = this.lastClaimAt = Math.max(Date.now(), this.lastClaimAt + 1);
-    const [claimed] = await this.client.batch([
-      this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }),
-      { sql: CLAIM_EVENTS, args: [workerId, now] },
-    ], "write");
-    return claimed.rows.map(toTaskRow);
+    const statements: InStatement[] = [];
+    for (const done of completions) {
+      const result = JSON.stringify(done.result ?? null);
+      statements.push(
+        this.hot.succeed({ ...done, now, result }),
+        { sql: EVENT_IF_CHANGED, args: [done.id, now, "succeeded", null] },
+      );
+    }
+    if (limit > 0) {
+      statements.push(
+        this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }),
+        { sql: CLAIM_EVENTS, args: [workerId, now] },
+      );
+    }
+    if (statements.length === 0) return { written: [], claimed: [] };
+    const results = await this.client.batch(statements, "write");
+    return {
+      written: completions.map((_, i) => results[2 * i].rowsAffected > 0),
+      claimed: limit > 0 ? results[2 * completions.length].rows.map(toTaskRow) : [],
+    };
   }
 
   /** The earliest run_at among waiting tasks, or null when none wait. */
@@ -243,19 +272,9 @@ export class TasksRepository {
     return ok;
   }
 
-  /**
-   * Finishes several attempts as `succeeded` in one transaction (completions that
-   * end together are written together). Per item: false when it was no longer ours.
-   */
+  /** Finishes several attempts as `succeeded` in one transaction (see finishAndClaim). */
   async succeedMany(items: Completion[]): Promise<boolean[]> {
-    if (items.length === 0) return [];
-    const now = Date.now();
-    const statements = items.flatMap(({ id, workerId, attempt, result }) => [
-      this.hot.succeed({ id, workerId, attempt, now, result: JSON.stringify(result ?? null) }),
-      { sql: EVENT_IF_CHANGED, args: [id, now, "succeeded", null] },
-    ]);
-    const results = await this.client.batch(statements, "write");
-    return items.map((_, i) => results[2 * i].rowsAffected > 0);
+    return (await this.finishAndClaim(items, "", 0, 0)).written;
   }
 
   /**

@@ -16,6 +16,7 @@ import { TaskChanges } from "./task_changes.ts";
 import type { TaskRegistry } from "./task_registry.ts";
 import { WorkerPool, type WorkerPoolHooks } from "./worker_pool.ts";
 import { Sweeper } from "./sweeper.ts";
+import { SameTurnGroup } from "./same_turn_group.ts";
 
 /** A submission as the engine takes it (routes translate the HTTP body into this). */
 export interface SubmitRequest {
@@ -73,9 +74,12 @@ export class Engine {
   readonly workerId: string;
   private started = false;
   private readonly stopController = new AbortController();
+  /** Single submissions of one event-loop turn, stored in one transaction. */
+  private readonly singleInserts: SameTurnGroup<NewTaskRow, { row: TaskRow; created: boolean }>;
 
   constructor(private readonly options: EngineOptions) {
     this.repo = new TasksRepository(options.db);
+    this.singleInserts = new SameTurnGroup((rows) => this.repo.insertMany(rows));
     this.workerId = options.workerId;
     this.pool = new WorkerPool(
       this.repo,
@@ -181,7 +185,9 @@ export class Engine {
         throw error;
       }
     });
-    const stored = await this.repo.insertMany(rows);
+    const stored = rows.length === 1
+      ? [await this.singleInserts.add(rows[0])]
+      : await this.repo.insertMany(rows);
     const fresh = stored.filter((s) => s.created).map((s) => s.row);
     if (fresh.length > 0) {
       try {

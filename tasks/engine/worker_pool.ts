@@ -38,6 +38,12 @@ class AbortReason extends Error {
   }
 }
 
+interface PendingCompletion {
+  item: Completion;
+  resolve: (written: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
 interface RunningTask {
   row: TaskRow;
   controller: AbortController;
@@ -54,7 +60,9 @@ export class WorkerPool {
   private stopping = false;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private cancelPollTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly completions: CompletionGroup;
+  /** Successes waiting to be written by the claim loop, with their callers. */
+  private completions: PendingCompletion[] = [];
+  private completionsScheduled = false;
 
   constructor(
     private readonly repo: TasksRepository,
@@ -64,9 +72,7 @@ export class WorkerPool {
     private readonly changes: TaskChanges,
     private readonly options: WorkerPoolOptions,
     private readonly hooks: WorkerPoolHooks = {},
-  ) {
-    this.completions = new CompletionGroup(repo);
-  }
+  ) {}
 
   get inFlight(): number {
     return this.running.size;
@@ -84,14 +90,22 @@ export class WorkerPool {
     this.cancelPollTimer = setInterval(() => this.pollCancels(), CANCEL_POLL_MS);
   }
 
-  /** Claims ready tasks into free slots; resolves to how many were claimed. */
+  /**
+   * Writes finished successes and claims ready tasks into free slots; resolves to
+   * how many were claimed. One loop does both, so a turn of the worker is one
+   * transaction: the tasks that just ended and the ones that take their slots.
+   */
   fill(): Promise<number> {
-    if (this.stopping) return Promise.resolve(0);
+    if (this.stopping && this.completions.length === 0) return Promise.resolve(0);
     if (this.claiming) {
       this.pokedWhileClaiming = true;
       return Promise.resolve(0);
     }
-    this.claiming = this.claimLoop().finally(() => this.claiming = null);
+    this.claiming = this.claimLoop().finally(() => {
+      this.claiming = null;
+      // a slot freed between the loop's last look and now
+      if (this.pokedWhileClaiming) this.fill();
+    });
     return this.claiming;
   }
 
@@ -99,22 +113,51 @@ export class WorkerPool {
     let claimed = 0;
     do {
       this.pokedWhileClaiming = false;
-      while (!this.stopping) {
-        const free = this.options.concurrency - this.running.size;
-        if (free <= 0) break;
+      for (;;) {
+        const done = this.completions;
+        this.completions = [];
+        // the tasks being finished still hold their slots until this write ends
+        const free = this.stopping ? 0 : this.options.concurrency - this.running.size + done.length;
+        if (free <= 0 && done.length === 0) break;
         let rows: TaskRow[];
         try {
-          rows = await this.repo.claimReady(this.options.workerId, free, this.options.leaseMs);
+          const turn = await this.repo.finishAndClaim(
+            done.map((d) => d.item),
+            this.options.workerId,
+            Math.max(0, free),
+            this.options.leaseMs,
+          );
+          done.forEach((d, i) => d.resolve(turn.written[i]));
+          rows = turn.claimed;
         } catch (error) {
+          for (const d of done) d.reject(error);
           log.error("claim failed: {error}", { error: String(error) });
           return claimed;
         }
         for (const row of rows) this.start1(row);
         claimed += rows.length;
-        if (rows.length < free) break;
+        if (rows.length < free && this.completions.length === 0) break;
       }
-    } while (this.pokedWhileClaiming && !this.stopping);
+    } while (this.pokedWhileClaiming);
     return claimed;
+  }
+
+  /**
+   * Records a success; successes that end in the same turn of the event loop are
+   * written together, with the claim of the tasks that take their slots.
+   */
+  private complete(item: Completion): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.completions.push({ item, resolve, reject });
+      if (this.completionsScheduled) return;
+      this.completionsScheduled = true;
+      // setImmediate, not setTimeout(0): chained timers are clamped to 1–4 ms,
+      // which left the worker idle between every claim and its completions
+      setImmediate(() => {
+        this.completionsScheduled = false;
+        this.fill();
+      });
+    });
   }
 
   private start1(row: TaskRow): void {
@@ -180,7 +223,7 @@ export class WorkerPool {
         controller.signal,
       );
       outcome =
-        await this.completions.add({ id: row.id, workerId: this.options.workerId, attempt, result })
+        await this.complete({ id: row.id, workerId: this.options.workerId, attempt, result })
           ? "succeeded"
           : "lost";
     } catch (error) {
@@ -314,45 +357,6 @@ export class WorkerPool {
     }
     clearInterval(this.heartbeatTimer);
     clearInterval(this.cancelPollTimer);
-  }
-}
-
-/**
- * Successes that end in the same turn of the event loop are written in one
- * transaction: one commit instead of one per task when many short tasks finish together.
- */
-class CompletionGroup {
-  private pending: {
-    item: Completion;
-    resolve: (ok: boolean) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
-  private scheduled = false;
-
-  constructor(private readonly repo: TasksRepository) {}
-
-  add(item: Completion): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate, not setTimeout(0): chained timers are clamped to ≥1–4 ms,
-        // which left the worker idle between every claim and its completions
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const group = this.pending;
-    this.pending = [];
-    this.scheduled = false;
-    try {
-      const written = await this.repo.succeedMany(group.map((g) => g.item));
-      group.forEach((g, i) => g.resolve(written[i]));
-    } catch (error) {
-      for (const g of group) g.reject(error);
-    }
   }
 }
 
