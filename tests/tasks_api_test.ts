@@ -27,6 +27,14 @@ for (const driver of DRIVERS) {
         assert.equal(done.attempts, 1);
         assert.equal(done.progress, 100);
       }
+      // timed noop: the benchmarks' clock, taken inside the run
+      const before = performance.timeOrigin + performance.now();
+      const timed = await fila.post("/tasks", { type: "noop", payload: { n: 1, timed: true } });
+      const result = (await fila.waitForTask(timed.body.id)).result;
+      const after = performance.timeOrigin + performance.now();
+      assert.equal(result.value, 2);
+      assert.ok(before <= result.t_start && result.t_start <= result.t_end, JSON.stringify(result));
+      assert.ok(result.t_end <= after, JSON.stringify({ result, after }));
     } finally {
       await fila.stop();
     }
