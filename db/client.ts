@@ -7,6 +7,7 @@
 import { type Client, createClient } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { LocalClient } from "./local_client.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import * as schema from "./schema.ts";
 
 export type Database = LibSQLDatabase<typeof schema> & { $client: Client };
@@ -26,6 +27,7 @@ const BUSY_TIMEOUT_MS = 10_000;
 export async function openStore(url: string, authToken?: string): Promise<Store> {
   const local = url.startsWith("file:");
   let client: Client;
+  let checkpointer: Checkpointer | undefined;
   if (local) {
     const path = filePath(url);
     await ensureParentFolder(path);
@@ -34,11 +36,16 @@ export async function openStore(url: string, authToken?: string): Promise<Store>
     client = new LocalClient(path, { timeout: BUSY_TIMEOUT_MS });
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
+    if (path !== ":memory:") checkpointer = await Checkpointer.start(path, client);
   } else {
     client = createClient({ url, authToken, timeout: BUSY_TIMEOUT_MS });
   }
   const db = drizzle({ client, schema });
-  return { client, db, local, close: () => client.close() };
+  const close = () => {
+    checkpointer?.stop();
+    client.close();
+  };
+  return { client, db, local, close };
 }
 
 /** The path of a `file:` URL: file:data/fila.db, file:/abs/fila.db, file:///abs/fila.db, file::memory:. */

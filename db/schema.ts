@@ -38,9 +38,10 @@ export const tasks = sqliteTable("tasks", {
   index("tasks_ready_idx").on(t.priority, t.runAt)
     .where(sql`status in ('queued', 'scheduled', 'retrying')`),
   index("tasks_status_idx").on(t.status, t.priority),
-  index("tasks_created_idx").on(t.createdAt),
   index("tasks_type_created_idx").on(t.type, t.createdAt),
-  index("tasks_worker_idx").on(t.workerId, t.status),
+  // No index on created_at (ids are UUIDv7, so "newest first" is the primary key
+  // backwards) nor on worker_id (a worker's rows are found among the few running
+  // ones): every index is one more page written per task state change.
 ]);
 
 export const taskEvents = sqliteTable("task_events", {

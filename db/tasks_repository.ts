@@ -65,7 +65,7 @@ const EVENT_IF_CHANGED = `INSERT INTO task_events (task_id, at, status, progress
 const CLAIM_EVENTS = `INSERT INTO task_events (task_id, at, status, progress, message)
   SELECT id, started_at, 'running', 0,
          'attempt ' || attempts || ' of ' || max_attempts || ' on ' || worker_id
-  FROM tasks WHERE worker_id = ? AND status = 'running' AND started_at = ?`;
+  FROM tasks WHERE status = 'running' AND worker_id = ? AND started_at = ?`;
 
 /** The hot statements (submit, claim, finish), compiled once by drizzle. */
 function compileHotStatements(db: Database) {
@@ -208,7 +208,7 @@ export class TasksRepository {
       filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
     );
     const [rows, [{ total }]] = await Promise.all([
-      this.db.select().from(tasks).where(where).orderBy(desc(tasks.createdAt), desc(tasks.id))
+      this.db.select().from(tasks).where(where).orderBy(desc(tasks.id)) // UUIDv7: creation order
         .limit(filter.limit).offset(filter.offset),
       this.db.select({ total: count() }).from(tasks).where(where),
     ]);

@@ -1,0 +1,2 @@
+DROP INDEX `tasks_created_idx`;--> statement-breakpoint
+DROP INDEX `tasks_worker_idx`;
