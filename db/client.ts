@@ -4,8 +4,10 @@
  * synchronous=NORMAL, so several processes can share one file safely, and go
  * through LocalClient, which keeps its prepared statements.
  */
-import { type Client, createClient } from "@libsql/client";
-import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import type { Client } from "@libsql/client";
+// the sqlite3 entry: drizzle's default libsql entry imports all of @libsql/client
+import { drizzle } from "drizzle-orm/libsql/sqlite3";
+import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { LocalClient } from "./local_client.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import * as schema from "./schema.ts";
@@ -38,6 +40,8 @@ export async function openStore(url: string, authToken?: string): Promise<Store>
     await client.execute("PRAGMA synchronous = NORMAL");
     if (path !== ":memory:") checkpointer = await Checkpointer.start(path, client);
   } else {
+    // loaded only for a remote store (see LocalClient on why)
+    const { createClient } = await import("@libsql/client");
     client = createClient({ url, authToken, timeout: BUSY_TIMEOUT_MS });
   }
   const db = drizzle({ client, schema });

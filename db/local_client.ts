@@ -14,17 +14,18 @@
  * Remote databases (libsql://, http(s)://) keep using @libsql/client.
  */
 import Database from "libsql";
-import {
-  type Client,
-  type InArgs,
-  type InStatement,
-  LibsqlBatchError,
-  LibsqlError,
-  type ResultSet,
-  type Row,
-  type Transaction,
-  type TransactionMode,
+import type {
+  Client,
+  InArgs,
+  InStatement,
+  ResultSet,
+  Row,
+  Transaction,
+  TransactionMode,
 } from "@libsql/client";
+// the errors from @libsql/core: importing @libsql/client itself would load its
+// remote (hrana, websocket) and embedded clients, ~20 MB that a file store never uses
+import { LibsqlBatchError, LibsqlError } from "@libsql/core/api";
 
 type NativeDatabase = InstanceType<typeof Database>;
 type NativeStatement = ReturnType<NativeDatabase["prepare"]>;

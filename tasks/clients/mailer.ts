@@ -3,7 +3,7 @@
  * the outbox table that `GET /outbox` and the dashboard show.
  */
 // @ts-types="npm:@types/nodemailer@^8.0.2"
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { OutboxRepository } from "../../db/outbox_repository.ts";
 
 export interface Attachment {
@@ -27,19 +27,19 @@ export interface SentMail {
 }
 
 export class Mailer {
-  private readonly transport: ReturnType<typeof nodemailer.createTransport> | null;
+  private transport: Promise<Transporter> | null = null;
 
   constructor(
-    smtpUrl: string | undefined,
+    private readonly smtpUrl: string | undefined,
     private readonly from: string,
     private readonly outbox: OutboxRepository,
-  ) {
-    this.transport = smtpUrl ? nodemailer.createTransport(smtpUrl) : null;
-  }
+  ) {}
 
   async send(mail: Mail): Promise<SentMail> {
-    if (this.transport) {
-      const info = await this.transport.sendMail({
+    if (this.smtpUrl) {
+      // nodemailer is loaded on the first mail: ~10 MB an instance without SMTP never needs
+      this.transport ??= import("nodemailer").then((m) => m.default.createTransport(this.smtpUrl));
+      const info = await (await this.transport).sendMail({
         from: this.from,
         to: mail.to,
         subject: mail.subject,
@@ -63,6 +63,6 @@ export class Mailer {
   }
 
   close(): void {
-    this.transport?.close();
+    this.transport?.then((t) => t.close(), () => {});
   }
 }
