@@ -34,6 +34,10 @@ const vs = vsIndex < 0
   ? Deno.args[vsIndex].split("=")[1]
   : Deno.args[vsIndex + 1];
 const N = quick ? 2_000 : 10_000;
+/** The instance runs with the V8 flags of `deno task start` (the young generation's size). */
+const START_FLAGS: string[] = (JSON.parse(
+  await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+).tasks.start as string).split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
 const RATE_SECONDS = quick ? 3 : 15;
 const POST_SECONDS = quick ? 3 : 10;
 
@@ -48,7 +52,7 @@ async function withInstance<T>(
 ): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
   const env = { ...testEnv(dir, driver), LOG_LEVEL: "fatal", SWEEP_INTERVAL_MS: "1000", ...extra };
-  const child = await spawnFila(env);
+  const child = await spawnFila(env, undefined, START_FLAGS);
   try {
     return await fn(child.url!, `${dir}/fila.db`, child.pid);
   } finally {
@@ -218,7 +222,7 @@ async function submitToDone(
 async function drain(driver: "kv" | "db"): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
   const env = { ...testEnv(dir, driver), LOG_LEVEL: "fatal" };
-  const api = await spawnFila({ ...env, ROLE: "api" });
+  const api = await spawnFila({ ...env, ROLE: "api" }, undefined, START_FLAGS);
   try {
     for (let i = 0; i < N; i += 1_000) {
       await post(`${api.url}/tasks/batch`, {
@@ -230,7 +234,11 @@ async function drain(driver: "kv" | "db"): Promise<number> {
     await api.exited;
   }
   const t0 = Date.now();
-  const worker = await spawnFila({ ...env, ROLE: "all", SWEEP_INTERVAL_MS: "100" });
+  const worker = await spawnFila(
+    { ...env, ROLE: "all", SWEEP_INTERVAL_MS: "100" },
+    undefined,
+    START_FLAGS,
+  );
   try {
     const db = createClient({ url: `file:${dir}/fila.db` });
     await waitAllDone(`${dir}/fila.db`, N);

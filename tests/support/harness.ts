@@ -165,10 +165,11 @@ export interface ChildFila {
 export async function spawnFila(
   env: Record<string, string>,
   timeoutMs = 30_000,
+  denoFlags: string[] = [],
 ): Promise<ChildFila> {
   const entry = new URL("./child_instance.ts", import.meta.url).pathname;
   const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", entry],
+    args: ["run", "-A", ...denoFlags, entry],
     env: { ...env, NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
