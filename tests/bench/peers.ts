@@ -27,23 +27,35 @@ export function sharedPeersDir(): string {
   return new URL("../../../shared/peers/", import.meta.url).pathname;
 }
 
-/** Runs the peer's own harness (minutes; it installs redis and the peer with apt/npm). */
-export async function runPeer(peer: string): Promise<void> {
+/**
+ * Runs the peer's own harness (minutes; it installs redis and the peer with
+ * apt/npm) and returns the folder of this run's results: a temporary one, so the
+ * figures stored in shared/peers/results stay as they are.
+ */
+export async function runPeer(peer: string): Promise<string> {
+  const resultsDir = await Deno.makeTempDir({ prefix: `fila-vs-${peer}-` });
   const status = await new Deno.Command("bash", {
     args: [`${sharedPeersDir()}run.sh`, peer],
+    env: { BENCH_RESULTS_DIR: resultsDir },
     stdout: "inherit",
     stderr: "inherit",
   }).spawn().status;
   if (!status.success) throw new Error(`run.sh ${peer} failed`);
+  return resultsDir;
 }
 
-/** Medians of every stored variant of `peer` (bullmq → bullmq-1x2 and bullmq-2x1). */
-export async function readPeer(peer: string): Promise<PeerFigures[]> {
-  const dir = `${sharedPeersDir()}results/`;
+/**
+ * Medians of every variant of `peer` (bullmq → bullmq-1x2 and bullmq-2x1) in
+ * `dir`: a run's results, or by default the ones stored in shared/peers/results.
+ */
+export async function readPeer(
+  peer: string,
+  dir = `${sharedPeersDir()}results`,
+): Promise<PeerFigures[]> {
   const out: PeerFigures[] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.name.startsWith(peer) || !entry.name.endsWith(".jsonl")) continue;
-    const rows = (await Deno.readTextFile(dir + entry.name)).trim().split("\n").map((l) =>
+    const rows = (await Deno.readTextFile(`${dir}/${entry.name}`)).trim().split("\n").map((l) =>
       JSON.parse(l)
     );
     const of = (phase: string, key: string) =>

@@ -333,9 +333,13 @@ if (!Deno.args.includes("--no-csv")) {
 }
 
 if (vs) {
-  if (!Deno.args.includes("--stored")) await runPeer(vs);
-  const peers = await readPeer(vs);
-  console.log(`\nPeers (${vs}, medians of the stored runs in ../shared/peers/results)\n`);
+  const peers = Deno.args.includes("--stored")
+    ? await readPeer(vs)
+    : await readPeer(vs, await runPeer(vs));
+  const source = Deno.args.includes("--stored")
+    ? "medians of the stored runs in ../shared/peers/results"
+    : "medians of this run's 3 runs per phase";
+  console.log(`\nPeers (${vs}, ${source})\n`);
   console.log(
     "| peer | end-to-end jobs/s | drain jobs/s | p50 @200/s ms | p99 @200/s ms | workers peak RSS MiB |",
   );
