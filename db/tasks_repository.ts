@@ -20,6 +20,25 @@ export interface Completion {
   result: unknown;
 }
 
+/** A stored submission: the new row, or the existing one its idempotency key matched. */
+export interface Inserted {
+  row: TaskRow;
+  created: boolean;
+}
+
+/** What one transaction of an instance's turn does; see TasksRepository.turn. */
+export interface Turn {
+  inserts?: NewTaskRow[];
+  completions?: Completion[];
+  claim?: { workerId: string; limit: number; leaseMs: number };
+}
+
+export interface TurnResult {
+  inserted: Inserted[];
+  written: boolean[];
+  claimed: TaskRow[];
+}
+
 export interface TaskFilter {
   status?: string;
   type?: string;
@@ -165,29 +184,8 @@ export class TasksRepository {
    * idempotency key exists already is not inserted; the existing task is returned
    * in its place with `created: false`.
    */
-  async insertMany(rows: NewTaskRow[]): Promise<{ row: TaskRow; created: boolean }[]> {
-    if (rows.length === 0) return [];
-    const statements: InStatement[] = [];
-    for (const row of rows) {
-      statements.push(
-        this.hot.insert({ ...INSERT_DEFAULTS, ...row }),
-        { sql: SUBMITTED_EVENT, args: [row.id, row.createdAt, row.status] },
-      );
-    }
-    const results = await this.client.batch(statements, "write");
-    const out: { row: TaskRow; created: boolean }[] = [];
-    for (let i = 0; i < rows.length; i++) {
-      const inserted = results[2 * i].rows[0];
-      if (inserted) out.push({ row: toTaskRow(inserted), created: true });
-      else {
-        const existing = await this.getByIdempotencyKey(rows[i].idempotencyKey!);
-        if (!existing) {
-          throw new Error(`task with idempotency key vanished: ${rows[i].idempotencyKey}`);
-        }
-        out.push({ row: existing, created: false });
-      }
-    }
-    return out;
+  async insertMany(rows: NewTaskRow[]): Promise<Inserted[]> {
+    return (await this.turn({ inserts: rows })).inserted;
   }
 
   async get(id: string): Promise<TaskRow | undefined> {
@@ -221,23 +219,28 @@ export class TasksRepository {
    * The start of each attempt goes into the history in the same transaction.
    */
   async claimReady(workerId: string, limit: number, leaseMs: number): Promise<TaskRow[]> {
-    return (await this.finishAndClaim([], workerId, limit, leaseMs)).claimed;
+    return (await this.turn({ claim: { workerId, limit, leaseMs } })).claimed;
   }
 
   /**
-   * One transaction for a worker's turn: finishes `completions` as `succeeded`
-   * (per item false when the attempt was no longer ours), then claims up to
-   * `limit` ready tasks into the slots they free, as claimReady does.
+   * One transaction for a turn of an instance: inserts new tasks (as insertMany),
+   * finishes `completions` as `succeeded` (per item false when the attempt was no
+   * longer ours), then claims ready tasks into the free slots (as claimReady): a
+   * task submitted while a slot is free is claimed in the transaction that stores it.
    */
-  async finishAndClaim(
-    completions: Completion[],
-    workerId: string,
-    limit: number,
-    leaseMs: number,
-  ): Promise<{ written: boolean[]; claimed: TaskRow[] }> {
+  async turn(turn: Turn): Promise<TurnResult> {
+    const inserts = turn.inserts ?? [];
+    const completions = turn.completions ?? [];
+    const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
     // a claim time unique per claim, so the start events below match this claim's rows only
     const now = this.lastClaimAt = Math.max(Date.now(), this.lastClaimAt + 1);
     const statements: InStatement[] = [];
+    for (const row of inserts) {
+      statements.push(
+        this.hot.insert({ ...INSERT_DEFAULTS, ...row }),
+        { sql: SUBMITTED_EVENT, args: [row.id, row.createdAt, row.status] },
+      );
+    }
     for (const done of completions) {
       const result = JSON.stringify(done.result ?? null);
       statements.push(
@@ -245,17 +248,32 @@ export class TasksRepository {
         { sql: EVENT_IF_CHANGED, args: [done.id, now, "succeeded", null] },
       );
     }
-    if (limit > 0) {
+    if (claim) {
+      const { workerId, limit, leaseMs } = claim;
       statements.push(
         this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }),
         { sql: CLAIM_EVENTS, args: [workerId, now] },
       );
     }
-    if (statements.length === 0) return { written: [], claimed: [] };
+    if (statements.length === 0) return { inserted: [], written: [], claimed: [] };
     const results = await this.client.batch(statements, "write");
+    const inserted: Inserted[] = [];
+    for (let i = 0; i < inserts.length; i++) {
+      const row = results[2 * i].rows[0];
+      if (row) inserted.push({ row: toTaskRow(row), created: true });
+      else {
+        const existing = await this.getByIdempotencyKey(inserts[i].idempotencyKey!);
+        if (!existing) {
+          throw new Error(`task with idempotency key vanished: ${inserts[i].idempotencyKey}`);
+        }
+        inserted.push({ row: existing, created: false });
+      }
+    }
+    const offset = 2 * inserts.length;
     return {
-      written: completions.map((_, i) => results[2 * i].rowsAffected > 0),
-      claimed: limit > 0 ? results[2 * completions.length].rows.map(toTaskRow) : [],
+      inserted,
+      written: completions.map((_, i) => results[offset + 2 * i].rowsAffected > 0),
+      claimed: claim ? results[offset + 2 * completions.length].rows.map(toTaskRow) : [],
     };
   }
 
@@ -272,9 +290,9 @@ export class TasksRepository {
     return ok;
   }
 
-  /** Finishes several attempts as `succeeded` in one transaction (see finishAndClaim). */
+  /** Finishes several attempts as `succeeded` in one transaction (see turn). */
   async succeedMany(items: Completion[]): Promise<boolean[]> {
-    return (await this.finishAndClaim(items, "", 0, 0)).written;
+    return (await this.turn({ completions: items })).written;
   }
 
   /**

@@ -185,9 +185,13 @@ export class Engine {
         throw error;
       }
     });
-    const stored = rows.length === 1
-      ? [await this.singleInserts.add(rows[0])]
-      : await this.repo.insertMany(rows);
+    // a single submission joins a turn: the pool's when this instance runs tasks
+    // (a free slot claims it in the same transaction), else a group of this turn's submissions
+    const stored = rows.length > 1
+      ? await this.repo.insertMany(rows)
+      : this.started && !this.stopSignal.aborted
+      ? [await this.pool.insert(rows[0])]
+      : [await this.singleInserts.add(rows[0])];
     const fresh = stored.filter((s) => s.created).map((s) => s.row);
     if (fresh.length > 0) {
       try {

@@ -5,7 +5,12 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { setImmediate } from "node:timers";
-import type { Completion, TasksRepository } from "../../db/tasks_repository.ts";
+import type {
+  Completion,
+  Inserted,
+  NewTaskRow,
+  TasksRepository,
+} from "../../db/tasks_repository.ts";
 import type { TaskRow } from "../../db/schema.ts";
 import type { TaskServices } from "../services.ts";
 import { retryDelayMs } from "./backoff.ts";
@@ -38,9 +43,9 @@ class AbortReason extends Error {
   }
 }
 
-interface PendingCompletion {
-  item: Completion;
-  resolve: (written: boolean) => void;
+interface Pending<I, O> {
+  item: I;
+  resolve: (out: O) => void;
   reject: (error: unknown) => void;
 }
 
@@ -60,9 +65,10 @@ export class WorkerPool {
   private stopping = false;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private cancelPollTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Successes waiting to be written by the claim loop, with their callers. */
-  private completions: PendingCompletion[] = [];
-  private completionsScheduled = false;
+  /** Writes waiting for the next turn, with their callers. */
+  private completions: Pending<Completion, boolean>[] = [];
+  private inserts: Pending<NewTaskRow, Inserted>[] = [];
+  private turnScheduled = false;
 
   constructor(
     private readonly repo: TasksRepository,
@@ -91,22 +97,27 @@ export class WorkerPool {
   }
 
   /**
-   * Writes finished successes and claims ready tasks into free slots; resolves to
-   * how many were claimed. One loop does both, so a turn of the worker is one
-   * transaction: the tasks that just ended and the ones that take their slots.
+   * Runs turns until there is nothing to write and no free slot to fill; resolves
+   * to how many tasks were claimed. A turn is one transaction: the single
+   * submissions and the successes of the last turn of the event loop, and the
+   * claim of ready tasks into the slots free after them.
    */
   fill(): Promise<number> {
-    if (this.stopping && this.completions.length === 0) return Promise.resolve(0);
+    if (this.stopping && !this.hasWrites()) return Promise.resolve(0);
     if (this.claiming) {
       this.pokedWhileClaiming = true;
       return Promise.resolve(0);
     }
     this.claiming = this.claimLoop().finally(() => {
       this.claiming = null;
-      // a slot freed between the loop's last look and now
+      // a slot freed (or a write arrived) between the loop's last look and now
       if (this.pokedWhileClaiming) this.fill();
     });
     return this.claiming;
+  }
+
+  private hasWrites(): boolean {
+    return this.completions.length > 0 || this.inserts.length > 0;
   }
 
   private async claimLoop(): Promise<number> {
@@ -115,48 +126,69 @@ export class WorkerPool {
       this.pokedWhileClaiming = false;
       for (;;) {
         const done = this.completions;
+        const inserts = this.inserts;
         this.completions = [];
+        this.inserts = [];
         // the tasks being finished still hold their slots until this write ends
         const free = this.stopping ? 0 : this.options.concurrency - this.running.size + done.length;
-        if (free <= 0 && done.length === 0) break;
+        if (free <= 0 && done.length === 0 && inserts.length === 0) break;
         let rows: TaskRow[];
         try {
-          const turn = await this.repo.finishAndClaim(
-            done.map((d) => d.item),
-            this.options.workerId,
-            Math.max(0, free),
-            this.options.leaseMs,
-          );
+          const turn = await this.repo.turn({
+            inserts: inserts.map((i) => i.item),
+            completions: done.map((d) => d.item),
+            claim: {
+              workerId: this.options.workerId,
+              limit: Math.max(0, free),
+              leaseMs: this.options.leaseMs,
+            },
+          });
+          inserts.forEach((p, i) => p.resolve(turn.inserted[i]));
           done.forEach((d, i) => d.resolve(turn.written[i]));
           rows = turn.claimed;
         } catch (error) {
-          for (const d of done) d.reject(error);
-          log.error("claim failed: {error}", { error: String(error) });
+          for (const p of [...inserts, ...done]) p.reject(error);
+          log.error("turn failed: {error}", { error: String(error) });
           return claimed;
         }
         for (const row of rows) this.start1(row);
         claimed += rows.length;
-        if (rows.length < free && this.completions.length === 0) break;
+        if (rows.length < free && !this.hasWrites()) break;
       }
     } while (this.pokedWhileClaiming);
     return claimed;
   }
 
   /**
-   * Records a success; successes that end in the same turn of the event loop are
-   * written together, with the claim of the tasks that take their slots.
+   * Stores a single submission in the next turn, where a free slot claims it in
+   * the same transaction (the engine sends batches to the repository directly).
    */
+  insert(row: NewTaskRow): Promise<Inserted> {
+    return new Promise((resolve, reject) => {
+      this.inserts.push({ item: row, resolve, reject });
+      this.scheduleTurn();
+    });
+  }
+
+  /** Records a success in the next turn. */
   private complete(item: Completion): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.completions.push({ item, resolve, reject });
-      if (this.completionsScheduled) return;
-      this.completionsScheduled = true;
-      // setImmediate, not setTimeout(0): chained timers are clamped to 1–4 ms,
-      // which left the worker idle between every claim and its completions
-      setImmediate(() => {
-        this.completionsScheduled = false;
-        this.fill();
-      });
+      this.scheduleTurn();
+    });
+  }
+
+  /**
+   * The next turn runs after this turn of the event loop, so the writes asked
+   * for in it go together. setImmediate, not setTimeout(0): chained timers are
+   * clamped to 1–4 ms, which left the worker idle between turns.
+   */
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      this.fill();
     });
   }
 
