@@ -80,12 +80,6 @@ const SUBMITTED_EVENT = `INSERT INTO task_events (task_id, at, status, progress,
 const EVENT_IF_CHANGED = `INSERT INTO task_events (task_id, at, status, progress, message)
   SELECT ?, ?, ?, NULL, ? WHERE changes() = 1`;
 
-/** The start of each attempt this claim made, in the claim's transaction. */
-const CLAIM_EVENTS = `INSERT INTO task_events (task_id, at, status, progress, message)
-  SELECT id, started_at, 'running', 0,
-         'attempt ' || attempts || ' of ' || max_attempts || ' on ' || worker_id
-  FROM tasks WHERE status = 'running' AND worker_id = ? AND started_at = ?`;
-
 /** The hot statements (submit, claim, finish), compiled once by drizzle. */
 function compileHotStatements(db: Database) {
   return {
@@ -143,7 +137,6 @@ function compileHotStatements(db: Database) {
 }
 
 export class TasksRepository {
-  private lastClaimAt = 0;
   private readonly client: Client;
   private readonly hot: ReturnType<typeof compileHotStatements>;
 
@@ -232,8 +225,7 @@ export class TasksRepository {
     const inserts = turn.inserts ?? [];
     const completions = turn.completions ?? [];
     const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
-    // a claim time unique per claim, so the start events below match this claim's rows only
-    const now = this.lastClaimAt = Math.max(Date.now(), this.lastClaimAt + 1);
+    const now = Date.now();
     const statements: InStatement[] = [];
     for (const row of inserts) {
       statements.push(
@@ -249,11 +241,9 @@ export class TasksRepository {
       );
     }
     if (claim) {
+      // the start event of each attempt is written by the trigger tasks_attempt_started
       const { workerId, limit, leaseMs } = claim;
-      statements.push(
-        this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }),
-        { sql: CLAIM_EVENTS, args: [workerId, now] },
-      );
+      statements.push(this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }));
     }
     if (statements.length === 0) return { inserted: [], written: [], claimed: [] };
     const results = await this.client.batch(statements, "write");

@@ -112,6 +112,12 @@ for (const driver of DRIVERS) {
       const statuses = events.map((e) => e.status);
       assert.equal(statuses.filter((s) => s === "retrying").length, 2, statuses.join(","));
       assert.equal(statuses.at(-1), "succeeded");
+      // each attempt's start, once, in order (written with the claim)
+      const starts = events.filter((e) => e.status === "running").map((e) => e.message);
+      assert.equal(starts.length, 3, JSON.stringify(events));
+      starts.forEach((message, i) =>
+        assert.match(message, new RegExp(`^attempt ${i + 1} of 5 on `))
+      );
     } finally {
       await fila.stop();
     }
