@@ -69,17 +69,6 @@ const INSERT_DEFAULTS: Record<string, unknown> = Object.fromEntries(
   Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, column.default ?? null]),
 );
 
-/**
- * The first event of a task, written only if the INSERT just before it inserted
- * the row (an idempotent repeat inserts nothing and gets no new history).
- */
-const SUBMITTED_EVENT = `INSERT INTO task_events (task_id, at, status, progress, message)
-  SELECT ?, ?, ?, 0, 'submitted' WHERE changes() = 1`;
-
-/** An event written only if the fenced UPDATE just before it changed the row. */
-const EVENT_IF_CHANGED = `INSERT INTO task_events (task_id, at, status, progress, message)
-  SELECT ?, ?, ?, NULL, ? WHERE changes() = 1`;
-
 /** The hot statements (submit, claim, finish), compiled once by drizzle. */
 function compileHotStatements(db: Database) {
   return {
@@ -91,8 +80,8 @@ function compileHotStatements(db: Database) {
             Object.keys(INSERT_DEFAULTS).map((k) => [k, sql.placeholder(k)]),
           ) as unknown as NewTaskRow,
         )
-        .onConflictDoNothing({ target: tasks.idempotencyKey })
-        .returning(),
+        // no RETURNING: the stored row is the one given (with the defaults)
+        .onConflictDoNothing({ target: tasks.idempotencyKey }),
     ),
     claim: compile<{ now: number; leaseUntil: number; workerId: string; limit: number }>(
       db.update(tasks).set({
@@ -227,18 +216,13 @@ export class TasksRepository {
     const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
     const now = Date.now();
     const statements: InStatement[] = [];
-    for (const row of inserts) {
-      statements.push(
-        this.hot.insert({ ...INSERT_DEFAULTS, ...row }),
-        { sql: SUBMITTED_EVENT, args: [row.id, row.createdAt, row.status] },
-      );
-    }
+    // the history of these three changes is written by triggers (see the migrations):
+    // tasks_submitted, tasks_succeeded and tasks_attempt_started
+    const full = inserts.map((row) => ({ ...INSERT_DEFAULTS, ...row }) as TaskRow);
+    for (const row of full) statements.push(this.hot.insert(row as Record<string, unknown>));
     for (const done of completions) {
       const result = JSON.stringify(done.result ?? null);
-      statements.push(
-        this.hot.succeed({ ...done, now, result }),
-        { sql: EVENT_IF_CHANGED, args: [done.id, now, "succeeded", null] },
-      );
+      statements.push(this.hot.succeed({ ...done, now, result }));
     }
     if (claim) {
       // the start event of each attempt is written by the trigger tasks_attempt_started
@@ -249,8 +233,7 @@ export class TasksRepository {
     const results = await this.client.batch(statements, "write");
     const inserted: Inserted[] = [];
     for (let i = 0; i < inserts.length; i++) {
-      const row = results[2 * i].rows[0];
-      if (row) inserted.push({ row: toTaskRow(row), created: true });
+      if (results[i].rowsAffected > 0) inserted.push({ row: full[i], created: true });
       else {
         const existing = await this.getByIdempotencyKey(inserts[i].idempotencyKey!);
         if (!existing) {
@@ -259,11 +242,11 @@ export class TasksRepository {
         inserted.push({ row: existing, created: false });
       }
     }
-    const offset = 2 * inserts.length;
+    const offset = inserts.length;
     return {
       inserted,
-      written: completions.map((_, i) => results[offset + 2 * i].rowsAffected > 0),
-      claimed: claim ? results[offset + 2 * completions.length].rows.map(toTaskRow) : [],
+      written: completions.map((_, i) => results[offset + i].rowsAffected > 0),
+      claimed: claim ? results[offset + completions.length].rows.map(toTaskRow) : [],
     };
   }
 

@@ -71,6 +71,33 @@ for (const driver of DRIVERS) {
     }
   });
 
+  Deno.test(`[${driver}] history: one submitted, one start, one success — also for a key sent twice at once`, async () => {
+    const fila = await startTestFila({ driver });
+    try {
+      // both requests arrive in the same turn and are stored in one transaction
+      const [a, b] = await Promise.all([
+        fila.post("/tasks", { type: "noop", payload: { n: 1 } }, { "Idempotency-Key": "twice" }),
+        fila.post("/tasks", { type: "noop", payload: { n: 1 } }, { "Idempotency-Key": "twice" }),
+      ]);
+      assert.deepEqual([a.status, b.status].sort(), [200, 202]);
+      assert.equal(a.body.id, b.body.id);
+      const done = await fila.waitForTask(a.body.id);
+      assert.equal(done.status, "succeeded");
+      const events = await readTaskEvents(fila.url, a.body.id);
+      assert.deepEqual(
+        events.map((e) => [e.status, e.message]),
+        [
+          ["queued", "submitted"],
+          ["running", `attempt 1 of 3 on ${fila.instance.engine.workerId}`],
+          ["succeeded", null],
+        ],
+      );
+      assert.equal((await fila.get("/tasks")).body.total, 1);
+    } finally {
+      await fila.stop();
+    }
+  });
+
   Deno.test(`[${driver}] batch: all or nothing — one bad item is named and nothing is stored; 1,000 fit`, async () => {
     const fila = await startTestFila({ driver, env: { ROLE: "api" } });
     try {
