@@ -239,7 +239,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       await instances.stop();
       mailer.close();
       kv.close();
-      store.close();
+      await store.close();
     })();
 
   return { config, instanceId, store, kv, engine, quotes, app, port, url, stop };

@@ -19,7 +19,9 @@ export interface Store {
   db: Database;
   /** true for an embedded `file:` database. */
   local: boolean;
-  close(): void;
+  /** WAL checkpoints off the event loop (a file database with a checkpoint connection). */
+  checkpointer: Checkpointer | null;
+  close(): Promise<void>;
 }
 
 /** How long a write waits for another process's lock before SQLITE_BUSY. */
@@ -29,7 +31,7 @@ const BUSY_TIMEOUT_MS = 10_000;
 export async function openStore(url: string, authToken?: string): Promise<Store> {
   const local = url.startsWith("file:");
   let client: Client;
-  let checkpointer: Checkpointer | undefined;
+  let checkpointer: Checkpointer | null = null;
   if (local) {
     const path = filePath(url);
     await ensureParentFolder(path);
@@ -45,11 +47,11 @@ export async function openStore(url: string, authToken?: string): Promise<Store>
     client = createClient({ url, authToken, timeout: BUSY_TIMEOUT_MS });
   }
   const db = drizzle({ client, schema });
-  const close = () => {
-    checkpointer?.stop();
+  const close = async () => {
+    await checkpointer?.stop();
     client.close();
   };
-  return { client, db, local, close };
+  return { client, db, local, checkpointer, close };
 }
 
 /** The path of a `file:` URL: file:data/fila.db, file:/abs/fila.db, file:///abs/fila.db, file::memory:. */

@@ -28,6 +28,6 @@ if (import.meta.main) {
   const config = loadConfig();
   const store = await openStore(config.DATABASE_URL, config.DATABASE_AUTH_TOKEN);
   await applyMigrations(store.db);
-  store.close();
+  await store.close();
   console.log(`migrations applied to ${config.DATABASE_URL}`);
 }

@@ -1,7 +1,7 @@
 /**
  * The embedded store's own pieces: LocalClient (prepared statements kept, rows
  * and errors shaped as @libsql/client shapes them, batches all or nothing) and
- * the checkpoint thread that keeps the WAL from growing without bound.
+ * the checkpoint connection that keeps the WAL from growing without bound.
  */
 import assert from "node:assert/strict";
 import { LibsqlError } from "@libsql/core/api";
@@ -15,7 +15,7 @@ async function withStore(
   try {
     await fn(store, dir);
   } finally {
-    store.close();
+    await store.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -88,13 +88,13 @@ Deno.test("checkpoints: the WAL is checkpointed off the event loop and stays bou
         { sql: "DELETE FROM blob WHERE id < ?", args: [i - 10] },
       ], "write");
       if (i % 100 === 0) {
-        await new Promise((r) => setTimeout(r, 50)); // the thread runs every 200 ms
+        await new Promise((r) => setTimeout(r, 50)); // checkpoints run every 200 ms
         largestWal = Math.max(largestWal, (await Deno.stat(`${dir}/store.db-wal`)).size);
       }
     }
     const mb = largestWal / 1024 / 1024;
     assert.ok(mb < 16, `WAL reached ${mb.toFixed(1)} MB`);
-    // and automatic checkpoints are off on the serving connection (the thread does them)
+    // and automatic checkpoints are off on the serving connection (the checkpoint connection does them)
     const [row] = (await client.execute("PRAGMA wal_autocheckpoint")).rows;
     assert.equal(Object.values(row)[0], 0);
   });
