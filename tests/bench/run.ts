@@ -10,6 +10,8 @@
  *                         before the POST (as the peers measure); also finished_at (1 ms resolution)
  *   POST /tasks latency : 500 req/s for 10 s; client-side round trip
  *   (latency runs use lean_http.ts, kept-alive HTTP/1.1 connections: fetch's own cost was the tail)
+ *   warm-up             : as the peers' harness does, every instance first runs 50 noop tasks
+ *                         (not counted) before end-to-end and latency runs
  *   peak RSS            : VmHWM of the instance after the end-to-end runs
  *
  * Flags: --quick (small n, short runs), --driver=kv|db (default both),
@@ -34,11 +36,18 @@ const vs = vsIndex < 0
   ? Deno.args[vsIndex].split("=")[1]
   : Deno.args[vsIndex + 1];
 const N = quick ? 2_000 : 10_000;
-/** The instance runs with the V8 flags of `deno task start` (the young generation's size). */
+/**
+ * The instance runs with the runtime flags of `deno task start` (heap sizes, no
+ * code cache), all but its permissions: the bench's child gets -A.
+ */
 const START_FLAGS: string[] = (JSON.parse(
   await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
-).tasks.start as string).split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+).tasks.start as string).split(/\s+/).filter((arg) =>
+  arg.startsWith("--") && !arg.startsWith("--allow-")
+);
 const RATE_SECONDS = quick ? 3 : 15;
+/** Tasks run and discarded before measuring (the peers' BENCH_WARMUP default). */
+const WARMUP = 50;
 const POST_SECONDS = quick ? 3 : 10;
 
 interface Figures {
@@ -54,6 +63,7 @@ async function withInstance<T>(
   const env = { ...testEnv(dir, driver), LOG_LEVEL: "fatal", SWEEP_INTERVAL_MS: "1000", ...extra };
   const child = await spawnFila(env, undefined, START_FLAGS);
   try {
+    await warmUp(child.url!, `${dir}/fila.db`);
     return await fn(child.url!, `${dir}/fila.db`, child.pid);
   } finally {
     child.kill("SIGKILL");
@@ -89,6 +99,15 @@ async function waitAllDone(dbFile: string, n: number): Promise<number> {
   }
 }
 
+/** Runs WARMUP noop tasks, one POST each, and waits until they are done. */
+async function warmUp(url: string, dbFile: string): Promise<void> {
+  for (let n = 0; n < WARMUP; n++) {
+    const res = await post(`${url}/tasks`, { type: "noop", payload: { n } });
+    if (res.status !== 202) throw new Error(`warm-up POST answered ${res.status}`);
+  }
+  await waitAllDone(dbFile, WARMUP);
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -114,7 +133,7 @@ async function endToEndBatch(url: string, dbFile: string): Promise<number> {
     const res = await post(`${url}/tasks/batch`, { tasks });
     if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
   }
-  const last = await waitAllDone(dbFile, N);
+  const last = await waitAllDone(dbFile, WARMUP + N);
   return N / ((last - t0) / 1000);
 }
 
@@ -208,7 +227,7 @@ async function submitToDone(
   http.close();
   const db = createClient({ url: `file:${dbFile}` });
   try {
-    await waitAllDone(dbFile, submitted.length);
+    await waitAllDone(dbFile, WARMUP + submitted.length);
     const rows = await db.execute("SELECT id, result, finished_at FROM tasks");
     const byId = new Map(rows.rows.map((r) => [String(r.id), r]));
     const toEnd = submitted.map((s) => JSON.parse(String(byId.get(s.id)!.result)).t_end - s.before);
@@ -264,7 +283,7 @@ for (const driver of drivers) {
     figures[`end-to-end, /tasks/batch of 1,000, tasks/s (n=${N})`] =
       (await endToEndBatch(url, dbFile)).toFixed(0);
     figures[`end-to-end, single POSTs x32 clients, tasks/s (n=${N})`] =
-      (await endToEndSingles(url, dbFile, N))
+      (await endToEndSingles(url, dbFile, WARMUP + N))
         .toFixed(0);
     figures["peak RSS during end-to-end, MiB"] = peakRssMb(pid).toFixed(1);
   });
@@ -324,7 +343,7 @@ if (!Deno.args.includes("--no-csv")) {
   const rows = quick ? 50_000 : 1_000_000;
   console.error(`process_csv on ${rows} rows…`);
   const { runCsvBench } = await import("./csv_bench.ts");
-  const csv = await runCsvBench(rows);
+  const csv = await runCsvBench(rows, START_FLAGS);
   console.log(
     `\nprocess_csv, ${rows} rows: ${csv.rowsPerSecond.toFixed(0)} rows/s, peak RSS ${
       csv.peakRssMb.toFixed(1)
