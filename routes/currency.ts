@@ -90,6 +90,21 @@ const pairsRoute = createRoute({
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * The view of a stored quote, made once per row object: QuotesService hands out
+ * the same row until it re-reads, and /currency is the hottest read there is.
+ */
+const quoteViews = new WeakMap<QuoteRow, ReturnType<typeof toQuoteView>>();
+
+function cachedQuoteView(row: QuoteRow): ReturnType<typeof toQuoteView> {
+  let view = quoteViews.get(row);
+  if (view === undefined) {
+    view = toQuoteView(row);
+    quoteViews.set(row, view);
+  }
+  return view;
+}
+
 /** A quote as the API answers it. */
 export function toQuoteView(row: QuoteRow) {
   return {
@@ -139,7 +154,7 @@ export function currencyRouter(quotes: QuotesService) {
         }`,
       );
     }
-    return c.json(toQuoteView(row), 200);
+    return c.json(cachedQuoteView(row), 200);
   });
 
   app.openapi(fetchNowRoute, async (c) => {
