@@ -17,7 +17,8 @@
  * Flags: --quick (small n, short runs), --driver=kv|db (default both),
  *        --vs bullmq|celery|rq[,…] (also run ../shared/peers/run.sh <peer> and compare),
  *        --stored (with --vs: use the peer's stored results instead of running it),
- *        --no-csv (skip the process_csv section).
+ *        --no-csv (skip the process_csv section), --runs=N (default 3, 1 with --quick: every
+ *        Fila figure is the median of N runs, drivers taking turns).
  *   GET /currency       : 2,000 req/s for 10 s (after 2 s unrecorded) once a reading was stored
  *                         (statuses seen are printed)
  */
@@ -37,6 +38,10 @@ const vs = vsIndex < 0
   ? Deno.args[vsIndex].split("=")[1]
   : Deno.args[vsIndex + 1];
 const N = quick ? 2_000 : 10_000;
+/** Runs of every Fila measurement; the table shows medians, as the peers' harness does. */
+const RUNS = Number(
+  Deno.args.find((a) => a.startsWith("--runs="))?.split("=")[1] ?? (quick ? 1 : 3),
+);
 /**
  * The instance runs with the runtime flags of `deno task start` (heap sizes, no
  * code cache), all but its permissions: the bench's child gets -A.
@@ -282,10 +287,10 @@ async function drain(driver: "kv" | "db"): Promise<number> {
   }
 }
 
-const results: Record<string, Figures> = {};
-for (const driver of drivers) {
-  console.error(`driver ${driver}: end-to-end…`);
+/** One run of every measurement on `driver`: fresh instances, figures by metric. */
+async function measure(driver: "kv" | "db"): Promise<Figures> {
   const figures: Figures = {};
+  console.error(`driver ${driver}: end-to-end…`);
   await withInstance(driver, {}, async (url, dbFile, pid) => {
     figures[`end-to-end, /tasks/batch of 1,000, tasks/s (n=${N})`] =
       (await endToEndBatch(url, dbFile)).toFixed(0);
@@ -324,14 +329,37 @@ for (const driver of drivers) {
   await upstream.close();
   console.error(`driver ${driver}: drain…`);
   figures[`drain of ${N} pre-queued, tasks/s`] = (await drain(driver)).toFixed(0);
-  results[driver] = figures;
+  return figures;
 }
+
+/** Per metric, the median of the runs' figures (printed with the first run's decimals). */
+function medians(runs: Figures[]): Figures {
+  const out: Figures = {};
+  for (const metric of new Set(runs.flatMap((figures) => Object.keys(figures)))) {
+    const texts = runs.map((figures) => figures[metric]).filter((t) => t !== undefined);
+    const values = texts.map(Number).sort((a, b) => a - b);
+    const decimals = texts[0].split(".")[1]?.length ?? 0;
+    out[metric] = percentile(values, 50).toFixed(decimals);
+  }
+  return out;
+}
+
+// drivers take turns run by run, so a slow spell of the machine does not land on one of them
+const perDriver: Record<string, Figures[]> = {};
+for (let run = 1; run <= RUNS; run++) {
+  for (const driver of drivers) {
+    console.error(`run ${run} of ${RUNS}:`);
+    (perDriver[driver] ??= []).push(await measure(driver));
+  }
+}
+const results: Record<string, Figures> = {};
+for (const driver of drivers) results[driver] = medians(perDriver[driver]);
 
 const metrics = Object.keys(results[drivers[0]]);
 console.log(
   `\nFila bench ${
     new Date().toISOString()
-  } (${Deno.build.os}, ${navigator.hardwareConcurrency} cores)\n`,
+  } (${Deno.build.os}, ${navigator.hardwareConcurrency} cores; medians of ${RUNS} run(s))\n`,
 );
 console.log(`| metric | ${drivers.join(" | ")} |`);
 console.log(`| --- | ${drivers.map(() => "--:").join(" | ")} |`);
