@@ -186,6 +186,18 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
           error: engine.sweeper.lastError ?? undefined,
         }),
     },
+    // an embedded store's WAL checkpoints (db/checkpointer.ts); a failing one lets the WAL grow
+    ...(store.checkpointer
+      ? [{
+        name: "checkpoints",
+        critical: false,
+        run: () =>
+          Promise.resolve({
+            ok: store.checkpointer!.lastError === null,
+            error: store.checkpointer!.lastError ?? undefined,
+          }),
+      }]
+      : []),
   ];
   const app = createApp({
     engine,

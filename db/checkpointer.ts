@@ -40,6 +40,7 @@ export class Checkpointer {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | null = null;
   private stopped = false;
+  private closed: Promise<void> | null = null;
   /** The last checkpoint's error, if it failed (null once one succeeds). */
   lastError: string | null = null;
 
@@ -71,10 +72,12 @@ export class Checkpointer {
 
   /** Stops the loop and closes its connection once a checkpoint in flight ends. */
   stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    const close = () => this.connection.close();
-    return this.running ? this.running.then(close) : Promise.resolve(close());
+    return this.closed ??= (async () => {
+      this.stopped = true;
+      clearTimeout(this.timer);
+      await this.running;
+      this.connection.close();
+    })();
   }
 
   private schedule(): void {

@@ -117,6 +117,8 @@ Deno.test("health: 200 while the database answers, 503 once it does not", async 
     assert.equal(ok.status, 200);
     assert.equal(ok.body.checks.db.ok, true);
     assert.equal(ok.body.checks.kv.ok, true);
+    // the embedded store's checkpoints ran without error
+    assert.equal(ok.body.checks.checkpoints.ok, true);
     assert.equal(typeof ok.body.uptime_s, "number");
     assert.ok(ok.body.version);
     fila.instance.store.client.close();
