@@ -18,12 +18,16 @@
  * never rewinds the WAL to its start and the file grows; once the WAL is past
  * RESTART_AT_FRAMES a RESTART checkpoint (right after a PASSIVE one, so little is
  * left to copy) holds off writers for a moment and lets the next one start the
- * WAL over. If the checkpoint connection cannot be opened, automatic
- * checkpoints stay on, so the WAL cannot grow without bound.
+ * WAL over. While it runs, the serving connection's calls wait for it in
+ * JavaScript (LocalClient.exclusive): a write that met the RESTART inside SQLite
+ * would sleep in SQLite's busy handler (1, 2, 5 ms…) on the event loop, and those
+ * 8–16 ms stalls were the tail of `POST /tasks`. If the checkpoint connection
+ * cannot be opened, automatic checkpoints stay on, so the WAL cannot grow
+ * without bound.
  */
 import { getLogger } from "@logtape/logtape";
-import type { Client } from "@libsql/client";
 import AsyncDatabase from "libsql/promise";
+import type { LocalClient } from "./local_client.ts";
 
 const log = getLogger(["fila", "db"]);
 const INTERVAL_MS = 200;
@@ -45,20 +49,21 @@ export class Checkpointer {
   lastError: string | null = null;
 
   private constructor(
+    private readonly client: LocalClient,
     private readonly connection: InstanceType<typeof AsyncDatabase>,
     private readonly passive: CheckpointStatement,
     private readonly restart: CheckpointStatement,
   ) {}
 
   /** Starts checkpointing the database at `path` (in WAL mode) that `client` writes to. */
-  static async start(path: string, client: Client): Promise<Checkpointer | null> {
+  static async start(path: string, client: LocalClient): Promise<Checkpointer | null> {
     let connection: InstanceType<typeof AsyncDatabase> | undefined;
     try {
       connection = new AsyncDatabase(path, { timeout: RESTART_WAIT_MS });
       const passive = await connection.prepare("PRAGMA wal_checkpoint(PASSIVE)");
       const restart = await connection.prepare("PRAGMA wal_checkpoint(RESTART)");
       await client.execute("PRAGMA wal_autocheckpoint = 0");
-      const checkpointer = new Checkpointer(connection, passive, restart);
+      const checkpointer = new Checkpointer(client, connection, passive, restart);
       checkpointer.schedule();
       return checkpointer;
     } catch (error) {
@@ -93,7 +98,9 @@ export class Checkpointer {
   private async checkpoint(): Promise<void> {
     try {
       const [{ log: frames }] = await this.passive.all([]);
-      if (frames >= RESTART_AT_FRAMES && !this.stopped) await this.restart.all([]);
+      if (frames >= RESTART_AT_FRAMES && !this.stopped) {
+        await this.client.exclusive(() => this.restart.all([]));
+      }
       this.lastError = null;
     } catch (error) {
       // another instance on the same file checkpointing at this moment is not a fault

@@ -37,10 +37,11 @@ export async function openStore(url: string, authToken?: string): Promise<Store>
     await ensureParentFolder(path);
     // libsql's native calls are synchronous; one connection is enough and keeps
     // the per-connection pragmas below in force.
-    client = new LocalClient(path, { timeout: BUSY_TIMEOUT_MS });
+    const localClient = new LocalClient(path, { timeout: BUSY_TIMEOUT_MS });
+    client = localClient;
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
-    if (path !== ":memory:") checkpointer = await Checkpointer.start(path, client);
+    if (path !== ":memory:") checkpointer = await Checkpointer.start(path, localClient);
   } else {
     // loaded only for a remote store (see LocalClient on why)
     const { createClient } = await import("@libsql/client");

@@ -283,60 +283,69 @@ export class LocalClient implements Client {
     this.connection = new Connection(new Database(path, { timeout: options.timeout }));
   }
 
-  async execute(stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> {
-    await this.ready();
-    return this.connection.execute(stmtOrSql, args);
+  execute(stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> {
+    return this.whenFree(() => this.connection.execute(stmtOrSql, args));
   }
 
-  async batch(
+  batch(
     stmts: (InStatement | [string, InArgs?])[],
     mode: TransactionMode = "deferred",
   ): Promise<ResultSet[]> {
-    await this.ready();
-    const connection = this.connection;
-    connection.exec(BEGIN[mode]);
-    try {
-      const results = connection.executeAll(stmts);
-      connection.exec("COMMIT");
-      return results;
-    } finally {
-      connection.rollbackIfOpen();
-    }
-  }
-
-  async migrate(stmts: InStatement[]): Promise<ResultSet[]> {
-    await this.ready();
-    const connection = this.connection;
-    connection.exec("PRAGMA foreign_keys=off");
-    try {
-      connection.exec(BEGIN.deferred);
-      const results = connection.executeAll(stmts);
-      connection.exec("COMMIT");
-      return results;
-    } finally {
-      connection.rollbackIfOpen();
-      connection.exec("PRAGMA foreign_keys=on");
-    }
-  }
-
-  async transaction(mode: TransactionMode = "write"): Promise<Transaction> {
-    await this.ready();
-    this.connection.exec(BEGIN[mode]);
-    let end!: () => void;
-    this.transactionEnded = new Promise((resolve) => end = resolve);
-    return new LocalTransaction(this.connection, () => {
-      this.transactionEnded = null;
-      end();
+    return this.whenFree(() => {
+      const connection = this.connection;
+      connection.exec(BEGIN[mode]);
+      try {
+        const results = connection.executeAll(stmts);
+        connection.exec("COMMIT");
+        return results;
+      } finally {
+        connection.rollbackIfOpen();
+      }
     });
   }
 
-  async executeMultiple(sql: string): Promise<void> {
-    await this.ready();
-    try {
-      this.connection.exec(sql);
-    } finally {
-      this.connection.rollbackIfOpen();
-    }
+  migrate(stmts: InStatement[]): Promise<ResultSet[]> {
+    return this.whenFree(() => {
+      const connection = this.connection;
+      connection.exec("PRAGMA foreign_keys=off");
+      try {
+        connection.exec(BEGIN.deferred);
+        const results = connection.executeAll(stmts);
+        connection.exec("COMMIT");
+        return results;
+      } finally {
+        connection.rollbackIfOpen();
+        connection.exec("PRAGMA foreign_keys=on");
+      }
+    });
+  }
+
+  transaction(mode: TransactionMode = "write"): Promise<Transaction> {
+    return this.whenFree(() => {
+      this.connection.exec(BEGIN[mode]);
+      return new LocalTransaction(this.connection, this.hold());
+    });
+  }
+
+  /**
+   * Runs `fn` while no other call uses the connection: they wait for it, as for
+   * a transaction, without blocking the event loop (see Checkpointer on why).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.whenFree(() => {
+      const release = this.hold();
+      return Promise.resolve().then(fn).finally(release);
+    });
+  }
+
+  executeMultiple(sql: string): Promise<void> {
+    return this.whenFree(() => {
+      try {
+        this.connection.exec(sql);
+      } finally {
+        this.connection.rollbackIfOpen();
+      }
+    });
   }
 
   sync(): Promise<undefined> {
@@ -352,12 +361,27 @@ export class LocalClient implements Client {
     this.connection.close();
   }
 
-  /** Resolves when the connection is free: the client is open and no transaction holds it. */
-  private async ready(): Promise<void> {
+  /**
+   * Runs `work` once the connection is free: the client is open and no
+   * transaction (or exclusive work) holds it. The check and `work` run with no
+   * await between them, so nothing can take the connection in the gap.
+   */
+  private async whenFree<T>(work: () => T): Promise<Awaited<T>> {
     while (this.transactionEnded) await this.transactionEnded;
     if (this.closed || !this.connection.open) {
       throw new LibsqlError("The client is closed", "CLIENT_CLOSED");
     }
+    return await work();
+  }
+
+  /** Holds the connection for the caller; the returned function lets it go. */
+  private hold(): () => void {
+    let end!: () => void;
+    this.transactionEnded = new Promise((resolve) => end = resolve);
+    return () => {
+      this.transactionEnded = null;
+      end();
+    };
   }
 }
 

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { LibsqlError } from "@libsql/core/api";
 import { openStore } from "../db/client.ts";
+import type { LocalClient } from "../db/local_client.ts";
 
 async function withStore(
   fn: (store: Awaited<ReturnType<typeof openStore>>, dir: string) => Promise<void>,
@@ -72,6 +73,24 @@ Deno.test("LocalClient: a batch is all or nothing; a transaction holds the conne
     await tx.rollback();
     assert.equal((await outside).rows[0].c, 0);
     assert.equal(tx.closed, true);
+  });
+});
+
+Deno.test("LocalClient: calls wait, without blocking the event loop, while exclusive work runs", async () => {
+  await withStore(async ({ client }) => {
+    let release!: () => void;
+    const held = (client as LocalClient).exclusive(() => new Promise<void>((r) => release = r));
+    let answered = false;
+    const waiting = client.execute("SELECT 1 AS one").then((rs) => {
+      answered = true;
+      return rs.rows[0].one;
+    });
+    // the event loop runs on (this timer fires) while the call waits
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(answered, false);
+    release();
+    await held;
+    assert.equal(await waiting, 1);
   });
 });
 
