@@ -4,7 +4,19 @@
  * (worker_id, attempts, status = 'running'): a worker whose lease expired and whose
  * task was claimed again elsewhere can no longer touch it.
  */
-import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lte, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  inArray,
+  lte,
+  type SQL,
+  sql,
+} from "drizzle-orm";
 import type { Client, InStatement } from "@libsql/client";
 import type { Database } from "./client.ts";
 import { compile, rowMapper } from "./compiled.ts";
@@ -50,8 +62,8 @@ export interface TaskFilter {
 /** The waiting statuses as SQL literals, as the partial index `tasks_ready_idx` names them. */
 const WAITING_SQL = sql.raw(WAITING_STATUSES.map((status) => `'${status}'`).join(", "));
 
-/** Fencing condition: this worker still owns this attempt of this task. */
-function owned(id: string, workerId: string, attempt: number) {
+/** Fencing condition: this worker still owns this attempt of this task (values or placeholders). */
+function owned(id: string | SQL, workerId: string | SQL, attempt: number | SQL) {
   return and(
     eq(tasks.id, id),
     eq(tasks.status, "running"),
@@ -115,12 +127,7 @@ function compileHotStatements(db: Database) {
         leaseUntil: null,
         finishedAt: placeholder("now"),
         updatedAt: placeholder("now"),
-      }).where(and(
-        eq(tasks.id, placeholder("id")),
-        eq(tasks.status, "running"),
-        eq(tasks.workerId, placeholder("workerId")),
-        eq(tasks.attempts, placeholder("attempt")),
-      )),
+      }).where(owned(placeholder("id"), placeholder("workerId"), placeholder("attempt"))),
     ),
   };
 }
@@ -196,19 +203,12 @@ export class TasksRepository {
   }
 
   /**
-   * Claims up to `limit` ready tasks, highest priority first, in one conditional
-   * UPDATE: a task is claimed by exactly one worker, whatever the messages say.
-   * The start of each attempt goes into the history in the same transaction.
-   */
-  async claimReady(workerId: string, limit: number, leaseMs: number): Promise<TaskRow[]> {
-    return (await this.turn({ claim: { workerId, limit, leaseMs } })).claimed;
-  }
-
-  /**
    * One transaction for a turn of an instance: inserts new tasks (as insertMany),
    * finishes `completions` as `succeeded` (per item false when the attempt was no
-   * longer ours), then claims ready tasks into the free slots (as claimReady): a
-   * task submitted while a slot is free is claimed in the transaction that stores it.
+   * longer ours), then claims up to `limit` ready tasks, highest priority first, in
+   * one conditional UPDATE (a task is claimed by exactly one worker, whatever the
+   * messages say): a task submitted while a slot is free is claimed in the
+   * transaction that stores it. Triggers write the history of all three.
    */
   async turn(turn: Turn): Promise<TurnResult> {
     const inserts = turn.inserts ?? [];
@@ -255,17 +255,6 @@ export class TasksRepository {
     const [row] = await this.db.select({ at: sql<number | null>`min(${tasks.runAt})` }).from(tasks)
       .where(inArray(tasks.status, [...WAITING_STATUSES]));
     return row?.at ?? null;
-  }
-
-  /** Finishes an attempt as `succeeded`. Returns false when the attempt was no longer ours. */
-  async succeed(id: string, workerId: string, attempt: number, result: unknown): Promise<boolean> {
-    const [ok] = await this.succeedMany([{ id, workerId, attempt, result }]);
-    return ok;
-  }
-
-  /** Finishes several attempts as `succeeded` in one transaction (see turn). */
-  async succeedMany(items: Completion[]): Promise<boolean[]> {
-    return (await this.turn({ completions: items })).written;
   }
 
   /**
