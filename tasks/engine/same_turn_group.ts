@@ -5,7 +5,8 @@
  */
 import { setImmediate } from "node:timers";
 
-interface Pending<I, O> {
+/** An item waiting to be written, with its caller's promise. */
+export interface Pending<I, O> {
   item: I;
   resolve: (out: O) => void;
   reject: (error: unknown) => void;

@@ -14,6 +14,7 @@ import type {
 import type { TaskRow } from "../../db/schema.ts";
 import type { TaskServices } from "../services.ts";
 import { retryDelayMs } from "./backoff.ts";
+import type { Pending } from "./same_turn_group.ts";
 import type { Broker } from "./broker.ts";
 import { RetryLaterError, UnrecoverableError } from "./errors.ts";
 import { type Priority, priorityName } from "./model.ts";
@@ -41,12 +42,6 @@ class AbortReason extends Error {
   constructor(readonly kind: AbortKind, message: string) {
     super(message);
   }
-}
-
-interface Pending<I, O> {
-  item: I;
-  resolve: (out: O) => void;
-  reject: (error: unknown) => void;
 }
 
 interface RunningTask {
@@ -164,16 +159,17 @@ export class WorkerPool {
    * the same transaction (the engine sends batches to the repository directly).
    */
   insert(row: NewTaskRow): Promise<Inserted> {
-    return new Promise((resolve, reject) => {
-      this.inserts.push({ item: row, resolve, reject });
-      this.scheduleTurn();
-    });
+    return this.forNextTurn(this.inserts, row);
   }
 
   /** Records a success in the next turn. */
   private complete(item: Completion): Promise<boolean> {
+    return this.forNextTurn(this.completions, item);
+  }
+
+  private forNextTurn<I, O>(queue: Pending<I, O>[], item: I): Promise<O> {
     return new Promise((resolve, reject) => {
-      this.completions.push({ item, resolve, reject });
+      queue.push({ item, resolve, reject });
       this.scheduleTurn();
     });
   }
