@@ -235,6 +235,18 @@ class Connection {
     if (this.db.open && this.db.inTransaction) this.exec("ROLLBACK");
   }
 
+  /** `stmts` in one transaction begun by `begin`: all of them, or none. */
+  executeInTransaction(begin: string, stmts: (InStatement | [string, InArgs?])[]): ResultSet[] {
+    this.exec(begin);
+    try {
+      const results = this.executeAll(stmts);
+      this.exec("COMMIT");
+      return results;
+    } finally {
+      this.rollbackIfOpen();
+    }
+  }
+
   close(): void {
     this.cache.clear();
     if (this.db.open) this.db.close();
@@ -291,17 +303,7 @@ export class LocalClient implements Client {
     stmts: (InStatement | [string, InArgs?])[],
     mode: TransactionMode = "deferred",
   ): Promise<ResultSet[]> {
-    return this.whenFree(() => {
-      const connection = this.connection;
-      connection.exec(BEGIN[mode]);
-      try {
-        const results = connection.executeAll(stmts);
-        connection.exec("COMMIT");
-        return results;
-      } finally {
-        connection.rollbackIfOpen();
-      }
-    });
+    return this.whenFree(() => this.connection.executeInTransaction(BEGIN[mode], stmts));
   }
 
   migrate(stmts: InStatement[]): Promise<ResultSet[]> {
@@ -309,12 +311,8 @@ export class LocalClient implements Client {
       const connection = this.connection;
       connection.exec("PRAGMA foreign_keys=off");
       try {
-        connection.exec(BEGIN.deferred);
-        const results = connection.executeAll(stmts);
-        connection.exec("COMMIT");
-        return results;
+        return connection.executeInTransaction(BEGIN.deferred, stmts);
       } finally {
-        connection.rollbackIfOpen();
         connection.exec("PRAGMA foreign_keys=on");
       }
     });
