@@ -143,6 +143,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     },
     runsWorkers ? engine.pool : null,
   );
+  const { checkpointer } = store;
   const healthChecks: HealthCheck[] = [
     {
       name: "db",
@@ -187,14 +188,14 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
         }),
     },
     // an embedded store's WAL checkpoints (db/checkpointer.ts); a failing one lets the WAL grow
-    ...(store.checkpointer
+    ...(checkpointer
       ? [{
         name: "checkpoints",
         critical: false,
         run: () =>
           Promise.resolve({
-            ok: store.checkpointer!.lastError === null,
-            error: store.checkpointer!.lastError ?? undefined,
+            ok: checkpointer.lastError === null,
+            error: checkpointer.lastError ?? undefined,
           }),
       }]
       : []),

@@ -26,7 +26,7 @@ import { createClient } from "@libsql/client";
 import { spawnFila, testEnv } from "../support/harness.ts";
 import { readPeer, runPeer } from "./peers.ts";
 import { startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
-import { LeanHttpPool } from "./lean_http.ts";
+import { LeanHttpPool, type LeanResponse } from "./lean_http.ts";
 
 const quick = Deno.args.includes("--quick");
 const driverArg = Deno.args.find((a) => a.startsWith("--driver="))?.split("=")[1];
@@ -181,36 +181,25 @@ async function atRate<T>(
 /** Epoch ms with sub-ms precision (the clock timed noop reports in). */
 const preciseNow = () => performance.timeOrigin + performance.now();
 
-async function postLatency(url: string): Promise<number[]> {
+/**
+ * Round trips of `send` at `rate` per second for POST_SECONDS, after WARM_SECONDS
+ * at the same rate unrecorded; sorted, with the status codes seen.
+ */
+async function requestLatency(
+  url: string,
+  rate: number,
+  send: (http: LeanHttpPool, n: number) => Promise<LeanResponse>,
+): Promise<{ times: number[]; statuses: Set<number> }> {
+  const statuses = new Set<number>();
   const http = await LeanHttpPool.open(url);
   try {
     const once = async (n: number) => {
       const t = performance.now();
-      const res = await http.request("POST", "/tasks", { type: "noop", payload: { n } });
-      if (res.status !== 202) throw new Error(`POST answered ${res.status}`);
+      statuses.add((await send(http, n)).status);
       return performance.now() - t;
     };
-    await atRate(500, WARM_SECONDS, once);
-    const times = await atRate(500, POST_SECONDS, once);
-    return times.sort((a, b) => a - b);
-  } finally {
-    http.close();
-  }
-}
-
-/** GET /currency at 2,000 req/s; returns sorted round trips and the status codes seen. */
-async function currencyLatency(url: string): Promise<{ times: number[]; statuses: Set<number> }> {
-  const statuses = new Set<number>();
-  const http = await LeanHttpPool.open(url);
-  try {
-    const once = async () => {
-      const t = performance.now();
-      const res = await http.request("GET", "/currency");
-      statuses.add(res.status);
-      return performance.now() - t;
-    };
-    await atRate(2_000, WARM_SECONDS, once);
-    const times = await atRate(2_000, POST_SECONDS, once);
+    await atRate(rate, WARM_SECONDS, once);
+    const times = await atRate(rate, POST_SECONDS, once);
     return { times: times.sort((a, b) => a - b), statuses };
   } finally {
     http.close();
@@ -317,11 +306,15 @@ async function measure(driver: "kv" | "db"): Promise<Figures> {
   await withInstance(driver, { QUOTES_API_URL: upstream.url }, async (url) => {
     // one stored reading, so /currency answers 200 from memory as in production
     await (await fetch(`${url}/currency/latest`)).body?.cancel();
-    const lat = await postLatency(url);
+    const { times: lat } = await requestLatency(url, 500, async (http, n) => {
+      const res = await http.request("POST", "/tasks", { type: "noop", payload: { n } });
+      if (res.status !== 202) throw new Error(`POST answered ${res.status}`);
+      return res;
+    });
     figures["POST /tasks @500/s p50, ms"] = percentile(lat, 50).toFixed(2);
     figures["POST /tasks @500/s p99, ms"] = percentile(lat, 99).toFixed(2);
     // the statuses seen are printed, so a run that did not answer 200 is not mistaken for one
-    const cur = await currencyLatency(url);
+    const cur = await requestLatency(url, 2_000, (http) => http.request("GET", "/currency"));
     const seen = [...cur.statuses].join("/");
     figures[`GET /currency @2000/s p50, ms (HTTP ${seen})`] = percentile(cur.times, 50).toFixed(2);
     figures[`GET /currency @2000/s p99, ms (HTTP ${seen})`] = percentile(cur.times, 99).toFixed(2);
