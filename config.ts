@@ -3,6 +3,7 @@
  * with a message naming the variable (see `loadConfig`).
  */
 import { z } from "zod";
+import { BROKER_NAMES } from "./tasks/engine/brokers.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -18,7 +19,9 @@ export const configSchema = z.object({
   DATABASE_AUTH_TOKEN: z.string().optional(),
   /** Path of the local Deno KV file; unset on Deno Deploy, where KV is built in. */
   KV_PATH: z.string().optional(),
-  QUEUE_DRIVER: z.enum(["auto", "kv", "db"]).default("auto"),
+  QUEUE_DRIVER: z.string().refine((v) => v === "auto" || BROKER_NAMES.includes(v), {
+    message: `must be auto or one of ${BROKER_NAMES.join(", ")}`,
+  }).default("auto"),
   ROLE: z.enum(["all", "api", "worker"]).default("all"),
   WORKER_CONCURRENCY: int(1, 1_000).default(8),
   /** How long a claimed task stays owned by its instance without a heartbeat. */
@@ -59,7 +62,6 @@ export const configSchema = z.object({
 });
 
 export type Config = z.output<typeof configSchema>;
-export type QueueDriverName = "kv" | "db";
 
 /** Raised when the environment does not parse; the message names every bad variable. */
 export class ConfigError extends Error {}
@@ -74,13 +76,6 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   return parsed.data;
-}
-
-/** Which broker driver to use: `auto` picks `db` on Deno Deploy or with a remote KV. */
-export function resolveQueueDriver(config: Config): QueueDriverName {
-  if (config.QUEUE_DRIVER !== "auto") return config.QUEUE_DRIVER;
-  const remoteKv = config.KV_PATH?.startsWith("http") ?? false;
-  return config.DENO_DEPLOYMENT_ID || remoteKv ? "db" : "kv";
 }
 
 /** KV path: the configured one, Deploy's built-in store, or the local default. */

@@ -1,5 +1,6 @@
 /**
- * Composition root: config → db → kv → engine → app → cron → serve.
+ * Composition root: config → store → kv → broker → engine → app → cron → serve.
+ * The one place that builds concrete things and hands them to each other.
  * `deno task dev` runs this file; tests call `startFila` to get a real instance.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -10,28 +11,20 @@ import {
   jsonLinesFormatter,
   type Sink,
 } from "@logtape/logtape";
-import { type Config, loadConfig, resolveKvPath, resolveQueueDriver } from "./config.ts";
-import { openStore, type Store } from "./db/client.ts";
-import { applyMigrations } from "./db/migrate.ts";
+import { type Config, loadConfig, resolveKvPath } from "./config.ts";
+import { openStore } from "./db/open_store.ts";
 import { createApp, type FilaApp } from "./routes/app.ts";
-import type { HealthCheck } from "./routes/health.ts";
-import type { Broker } from "./tasks/engine/broker.ts";
-import { DbBroker } from "./tasks/engine/db_broker.ts";
-import { Engine } from "./tasks/engine/engine.ts";
-import { KvBroker } from "./tasks/engine/kv_broker.ts";
-import { TaskRegistry } from "./tasks/engine/task_registry.ts";
-import type { TaskServices } from "./tasks/services.ts";
-import { QuotesRepository } from "./db/quotes_repository.ts";
-import { TasksRepository } from "./db/tasks_repository.ts";
-import { QuotesService } from "./tasks/clients/quotes_service.ts";
-import { OutboxRepository } from "./db/outbox_repository.ts";
-import { Mailer } from "./tasks/clients/mailer.ts";
-import { StatsRepository } from "./db/stats_repository.ts";
-import { InstanceRegistry } from "./tasks/engine/instance_registry.ts";
-import { FilaMetrics } from "./tasks/engine/metrics.ts";
 import { dashboardRouter } from "./routes/dashboard/dashboard.ts";
-import { minuteTick, registerCrons } from "./tasks/engine/cron.ts";
-import type { TaskDefinition } from "./tasks/types/define_task.ts";
+import type { HealthCheck } from "./routes/health.ts";
+import { FilaMetrics } from "./routes/metrics.ts";
+import { Mailer } from "./tasks/clients/mailer.ts";
+import { QuotesService } from "./tasks/clients/quotes_service.ts";
+import { createBroker } from "./tasks/engine/brokers.ts";
+import { Engine } from "./tasks/engine/engine.ts";
+import type { TaskDefinition } from "./tasks/engine/task_definition.ts";
+import { registerMinuteCron, runMinuteJobs } from "./tasks/minute_jobs.ts";
+import type { TaskServices } from "./tasks/services.ts";
+import type { FilaStore } from "./tasks/stores.ts";
 import { taskTypes } from "./tasks/types/registry.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
@@ -47,7 +40,7 @@ export interface StartOptions {
 export interface FilaInstance {
   config: Config;
   instanceId: string;
-  store: Store;
+  store: FilaStore;
   kv: Deno.Kv;
   engine: Engine;
   quotes: QuotesService;
@@ -99,30 +92,45 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   const startedAt = Date.now();
   const instanceId = makeInstanceId();
   const store = await openStore(config.DATABASE_URL, config.DATABASE_AUTH_TOKEN);
-  await applyMigrations(store.db);
   const kv = await Deno.openKv(resolveKvPath(config));
-  const driver = resolveQueueDriver(config);
-  const broker: Broker = driver === "kv" ? new KvBroker(kv) : new DbBroker();
-  const registry = new TaskRegistry([...taskTypes, ...(options.extraTaskTypes ?? [])]);
+  const broker = createBroker(config.QUEUE_DRIVER, {
+    kv,
+    store: store.tasks,
+    onDeploy: config.DENO_DEPLOYMENT_ID !== undefined,
+    remoteKv: config.KV_PATH?.startsWith("http") ?? false,
+  });
+  const types = [...taskTypes, ...(options.extraTaskTypes ?? [])] as TaskDefinition[];
+  const runsWorkers = config.ROLE !== "api";
+
+  // the quotes service asks the engine for the last refresh; the engine is built below
+  const engineRef: { current?: Engine } = {};
   const quotes = new QuotesService(
-    new QuotesRepository(store.db),
-    new TasksRepository(store.db),
+    store.quotes,
+    async () =>
+      (await engineRef.current?.list({ type: "refresh_quotes", limit: 1, offset: 0 }))?.tasks[0],
     config.QUOTE_PAIRS,
     { baseUrl: config.QUOTES_API_URL, timeoutMs: config.QUOTES_TIMEOUT_MS },
   );
-  const outbox = new OutboxRepository(store.db);
-  const mailer = new Mailer(config.SMTP_URL, config.MAIL_FROM, outbox);
-  const services: TaskServices = { db: store.db, config, quotes, mailer };
-  const runsWorkers = config.ROLE !== "api";
-  const stats = new StatsRepository(store.db);
-  const metrics = new FilaMetrics(stats, quotes);
-
-  const engine = new Engine({
-    db: store.db,
-    registry,
+  const mailer = new Mailer(config.SMTP_URL, config.MAIL_FROM, store.outbox);
+  const services: TaskServices = {
+    quotes,
+    mailer,
+    sales: store.sales,
+    taskCounts: () => store.tasks.countByTypeAndStatus(),
+  };
+  const metrics = new FilaMetrics(
+    (since) => engineRef.current!.counts(since),
+    quotes,
+    new Set(types.map((t) => t.type)),
+  );
+  const engine = engineRef.current = new Engine({
+    store: store.tasks,
     broker,
+    kv,
+    taskTypes: types,
     services,
     workerId: instanceId,
+    role: config.ROLE,
     runsWorkers,
     concurrency: config.WORKER_CONCURRENCY,
     leaseMs: config.LEASE_MS,
@@ -130,35 +138,21 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     retryBaseMs: config.RETRY_BASE_MS,
     retryMaxMs: config.RETRY_MAX_MS,
     retentionDays: config.TASK_RETENTION_DAYS,
-    hooks: metrics.hooks(),
+    hooks: metrics.engineHooks(),
   });
 
-  const instances = new InstanceRegistry(
-    kv,
-    {
-      id: instanceId,
-      role: config.ROLE,
-      driver,
-      concurrency: runsWorkers ? config.WORKER_CONCURRENCY : 0,
-    },
-    runsWorkers ? engine.pool : null,
-  );
-  const { checkpointer } = store;
   const healthChecks: HealthCheck[] = [
     {
       name: "db",
       critical: true,
-      run: async () => {
-        await store.client.execute("SELECT 1 FROM tasks LIMIT 1");
-        return { ok: true };
-      },
+      run: async () => ({ ...(await engine.health()).store, store: store.kind }),
     },
     {
       name: "kv",
       critical: true,
       run: async () => {
         await kv.get(["fila", "health"]);
-        return { ok: true, driver };
+        return { ok: true, driver: engine.brokerName };
       },
     },
     {
@@ -181,33 +175,20 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     {
       name: "sweeper",
       critical: false,
-      run: () =>
-        Promise.resolve({
-          ok: engine.sweeper.lastError === null,
-          error: engine.sweeper.lastError ?? undefined,
-        }),
+      run: async () => (await engine.health()).sweeper,
     },
-    // an embedded store's WAL checkpoints (db/checkpointer.ts); a failing one lets the WAL grow
-    ...(checkpointer
-      ? [{
-        name: "checkpoints",
-        critical: false,
-        run: () =>
-          Promise.resolve({
-            ok: checkpointer.lastError === null,
-            error: checkpointer.lastError ?? undefined,
-          }),
-      }]
-      : []),
+    ...Object.entries(store.upkeep).map(([name, check]) => ({
+      name,
+      critical: false,
+      run: () => Promise.resolve(check()),
+    })),
   ];
   const app = createApp({
     engine,
     quotes,
-    outbox,
+    mailer,
     healthChecks,
-    stats,
     metrics,
-    instances,
     apiToken: config.API_TOKEN,
     probesOnly: config.ROLE === "worker",
     dashboard: config.ROLE === "worker" ? undefined : await dashboardRouter(VERSION),
@@ -218,7 +199,6 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   });
 
   engine.start();
-  instances.start();
 
   let server: Deno.HttpServer | null = null;
   // every role listens: a worker answers /health and /metrics only
@@ -234,14 +214,11 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   const url = server
     ? `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`
     : null;
-  log.info("Fila {version} up: {role} role, {driver} driver, {concurrency} workers{at}", {
-    version: VERSION,
-    role: config.ROLE,
-    driver,
-    concurrency: runsWorkers ? config.WORKER_CONCURRENCY : 0,
-    at: url ? ` on ${url}` : "",
-    instance: instanceId,
-  });
+  log.info(
+    `Fila ${VERSION} up: ${config.ROLE} role, ${engine.brokerName} driver, ${store.kind} store, ` +
+      `${runsWorkers ? config.WORKER_CONCURRENCY : 0} workers${url ? ` on ${url}` : ""}`,
+    { instance: instanceId },
+  );
 
   let stopping: Promise<void> | null = null;
   const stop = (graceMs = config.SHUTDOWN_GRACE_MS) =>
@@ -249,7 +226,6 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       engine.beginStop();
       await server?.shutdown();
       await engine.stop(graceMs);
-      await instances.stop();
       mailer.close();
       kv.close();
       await store.close();
@@ -270,10 +246,10 @@ if (import.meta.main) {
   const running: { instance?: FilaInstance } = {};
   const cron = config.CRON_ENABLED && config.ROLE !== "api";
   // Deno.cron is registered at the top level, before serving, as Deno Deploy requires.
-  if (cron) registerCrons(() => running.instance?.engine, config.QUOTES_CRON);
+  if (cron) registerMinuteCron(() => running.instance?.engine, config.QUOTES_CRON);
   const instance = running.instance = await startFila(config);
   // a newcomer should see a quote within seconds, not at the next minute
-  if (cron && !(await instance.quotes.newestUpdate())) await minuteTick(instance.engine);
+  if (cron && !(await instance.quotes.newestUpdate())) await runMinuteJobs(instance.engine);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
       log.info("{signal}: stopping (grace {graceMs} ms)", {

@@ -2,11 +2,13 @@
  * /currency: the latest stored quote (from memory), a fetch-now, history and the
  * configured pairs. Unknown pairs are a 400 that lists the configured ones.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { QuoteRow } from "../db/schema.ts";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
-import { FilaError } from "../tasks/engine/errors.ts";
-import { errorSchema, jsonResponse as json, validationHook } from "./errors.ts";
+import type { StoredQuote } from "../tasks/stores.ts";
+import { newRouter } from "./env.ts";
+import { ApiError, errorSchema, invalidField, jsonResponse as json } from "./errors.ts";
+import { wholeNumber } from "./params.ts";
+import { cachedQuoteView, toQuoteView } from "./views.ts";
 
 const quoteSchema = z.object({
   id: z.number().int(),
@@ -20,10 +22,10 @@ const quoteSchema = z.object({
   ask: z.number(),
   var_bid: z.number().nullable(),
   pct_change: z.number().nullable(),
-  timestamp: z.string().openapi({ description: "Upstream reading time, ISO 8601 UTC" }),
+  timestamp: z.string().nullable().openapi({ description: "Upstream reading time, ISO 8601 UTC" }),
   create_date: z.string(),
-  created_at: z.string(),
-  updated_at: z.string(),
+  created_at: z.string().nullable(),
+  updated_at: z.string().nullable(),
 }).openapi("Quote");
 
 const pairQuery = z.object({
@@ -68,7 +70,7 @@ const historyRoute = createRoute({
     query: pairQuery.extend({
       from: z.iso.datetime({ offset: true }).optional(),
       to: z.iso.datetime({ offset: true }).optional(),
-      limit: z.coerce.number().int().min(1).max(10_000).default(100),
+      limit: wholeNumber("limit", 1, 10_000).default(100),
     }),
   },
   responses: {
@@ -88,56 +90,14 @@ const pairsRoute = createRoute({
   responses: { 200: json(z.object({ pairs: z.array(z.string()) }), "QUOTE_PAIRS") },
 });
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/**
- * The view of a stored quote, made once per row object: QuotesService hands out
- * the same row until it re-reads, and /currency is the hottest read there is.
- */
-const quoteViews = new WeakMap<QuoteRow, ReturnType<typeof toQuoteView>>();
-
-function cachedQuoteView(row: QuoteRow): ReturnType<typeof toQuoteView> {
-  let view = quoteViews.get(row);
-  if (view === undefined) {
-    view = toQuoteView(row);
-    quoteViews.set(row, view);
-  }
-  return view;
-}
-
-/** A quote as the API answers it. */
-export function toQuoteView(row: QuoteRow) {
-  return {
-    id: row.id,
-    pair: row.pair,
-    code: row.code,
-    codein: row.codein,
-    name: row.name,
-    high: row.high,
-    low: row.low,
-    bid: row.bid,
-    ask: row.ask,
-    var_bid: row.varBid,
-    pct_change: row.pctChange,
-    timestamp: iso(row.timestamp),
-    create_date: row.createDate,
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
-  };
-}
-
 export function currencyRouter(quotes: QuotesService) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const app = newRouter();
   const pairOf = (requested: string | undefined) => {
     const pair = (requested ?? "USD-BRL").toUpperCase();
     if (!quotes.pairs.includes(pair)) {
-      throw new FilaError(
-        "validation_failed",
-        `unknown pair '${pair}'; configured: ${quotes.pairs.join(", ")}`,
-        {
-          pairs: quotes.pairs,
-        },
-      );
+      throw invalidField("pair", `unknown pair '${pair}'; configured: ${quotes.pairs.join(", ")}`, {
+        pairs: quotes.pairs,
+      });
     }
     return pair;
   };
@@ -147,7 +107,8 @@ export function currencyRouter(quotes: QuotesService) {
     const row = await quotes.latest(pair);
     if (!row) {
       const lastError = await quotes.lastRefreshError();
-      throw new FilaError(
+      throw new ApiError(
+        404,
         "not_found",
         `no ${pair} quote stored yet: ${
           lastError ? `the last refresh failed: ${lastError}` : "the first refresh has not finished"
@@ -159,11 +120,12 @@ export function currencyRouter(quotes: QuotesService) {
 
   app.openapi(fetchNowRoute, async (c) => {
     const pair = pairOf(c.req.valid("query").pair);
-    let rows: QuoteRow[];
+    let rows: StoredQuote[];
     try {
       rows = await quotes.refresh();
     } catch (error) {
-      throw new FilaError(
+      throw new ApiError(
+        502,
         "upstream_failed",
         error instanceof Error ? error.message : String(error),
       );
@@ -178,7 +140,7 @@ export function currencyRouter(quotes: QuotesService) {
     const from = q.from === undefined ? undefined : Date.parse(q.from);
     const to = q.to === undefined ? undefined : Date.parse(q.to);
     if (from !== undefined && to !== undefined && from > to) {
-      throw new FilaError("validation_failed", "from is after to");
+      throw invalidField("from", "from is after to");
     }
     const rows = await quotes.history(pair, from, to, q.limit);
     return c.json({ pair, quotes: rows.map(toQuoteView), count: rows.length }, 200);

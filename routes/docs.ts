@@ -6,17 +6,27 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import { z } from "zod";
-import type { TaskRegistry } from "../tasks/engine/task_registry.ts";
+import type { TaskDefinition } from "../tasks/engine/task_definition.ts";
+import { PRIORITIES } from "../tasks/engine/model.ts";
+import type { AppEnv } from "./env.ts";
+import { staticFiles } from "./static_files.ts";
 
-const SWAGGER_DIR = new URL("../node_modules/swagger-ui-dist/", import.meta.url);
+const swagger = (file: string) =>
+  new URL(`../node_modules/swagger-ui-dist/${file}`, import.meta.url);
 const ASSETS = {
-  "swagger-ui.css": "text/css; charset=utf-8",
-  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-  "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
-} as const;
+  "swagger-ui.css": { url: swagger("swagger-ui.css"), type: "text/css; charset=utf-8" },
+  "swagger-ui-bundle.js": {
+    url: swagger("swagger-ui-bundle.js"),
+    type: "text/javascript; charset=utf-8",
+  },
+};
 
 /** The OpenAPI document of `app`: root paths only (the same API is under /api/v1, said in `servers`). */
-export function buildOpenApiDocument(app: OpenAPIHono, registry: TaskRegistry, version: string) {
+export function buildOpenApiDocument(
+  app: OpenAPIHono<AppEnv>,
+  types: TaskDefinition[],
+  version: string,
+) {
   const doc = app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: {
@@ -35,7 +45,7 @@ export function buildOpenApiDocument(app: OpenAPIHono, registry: TaskRegistry, v
     Object.entries(doc.paths ?? {}).filter(([path]) => !path.startsWith("/api/v1")),
   );
   // POST /tasks: one variant per task type, discriminated on `type`, from each type's own schema
-  const variants = registry.all().map((def) => ({
+  const variants = types.map((def) => ({
     title: def.type,
     description: def.description,
     type: "object",
@@ -43,7 +53,7 @@ export function buildOpenApiDocument(app: OpenAPIHono, registry: TaskRegistry, v
     properties: {
       type: { const: def.type },
       payload: z.toJSONSchema(def.input, { io: "input", unrepresentable: "any" }),
-      priority: { type: "string", enum: ["high", "medium", "low"] },
+      priority: { type: "string", enum: [...PRIORITIES] },
       delay_ms: { type: "integer", minimum: 0 },
       run_at: { type: "string", format: "date-time" },
       max_attempts: { type: "integer", minimum: 1, maximum: 100 },
@@ -67,7 +77,7 @@ export function buildOpenApiDocument(app: OpenAPIHono, registry: TaskRegistry, v
   if (media) {
     media.schema = { anyOf: [{ $ref: "#/components/schemas/TaskSubmitByType" }, media.schema] };
     media.examples = Object.fromEntries(
-      registry.all().map((
+      types.map((
         d,
       ) => [d.type, { summary: d.description, value: { type: d.type, payload: d.example } }]),
     );
@@ -92,21 +102,11 @@ const page = `<!doctype html>
 </body>
 </html>`;
 
-export function docsRouter(getDocument: () => unknown) {
+export function docsRouter(getDocument: () => unknown, version: string) {
   const app = new Hono();
   let cached: unknown = null;
   app.get("/openapi.json", (c) => c.json(cached ??= getDocument()));
   app.get("/docs", (c) => c.html(page));
-  app.get("/docs/assets/:file", async (c) => {
-    const file = c.req.param("file") as keyof typeof ASSETS;
-    if (!Object.hasOwn(ASSETS, file)) {
-      return c.json({ error: { code: "not_found", message: "no such asset" } }, 404);
-    }
-    const body = await Deno.readFile(new URL(file, SWAGGER_DIR));
-    return c.body(body, 200, {
-      "content-type": ASSETS[file],
-      "cache-control": "public, max-age=86400",
-    });
-  });
+  app.get("/docs/assets/:file", staticFiles(ASSETS, version));
   return app;
 }

@@ -1,31 +1,53 @@
 /**
- * Errors as JSON, always: `{ error: { code, message, details? } }`. One place maps
- * error codes to HTTP statuses; nothing here ever sends a stack trace.
+ * Errors as JSON, always: `{ error: { code, message, details? } }`, where
+ * `details.issues`, when present, is the one list of field problems
+ * `[{ path, message }]` every 400 uses (`path` dotted: `payload.numbers.0`,
+ * `tasks.3.type`, `num_rows`). One place maps errors to HTTP statuses; nothing
+ * here ever sends a stack trace.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { getLogger } from "@logtape/logtape";
-import { type ErrorCode, FilaError } from "../tasks/engine/errors.ts";
 import { z } from "@hono/zod-openapi";
+import {
+  InvalidTaskError,
+  StoreUnavailableError,
+  TaskConflictError,
+  TaskNotFoundError,
+} from "../tasks/engine/errors.ts";
+import { zodIssues } from "../tasks/engine/task_registry.ts";
 
-const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
-  bad_request: 400,
-  validation_failed: 400,
-  unauthorized: 401,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  rate_limited: 429,
-  upstream_failed: 502,
-  unavailable: 503,
-};
+/** An error the API answers as it is: a status, a code and a message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** A 400 about one field. */
+export function invalidField(path: string, message: string, extra: Record<string, unknown> = {}) {
+  return new ApiError(400, "validation_failed", `${path}: ${message}`, {
+    issues: [{ path, message }],
+    ...extra,
+  });
+}
 
 export const errorSchema = z.object({
   error: z.object({
     code: z.string().openapi({ example: "validation_failed" }),
-    message: z.string().openapi({ example: "payload does not fit task type 'sum'" }),
-    details: z.unknown().optional(),
+    message: z.string().openapi({ example: "payload.numbers.0: expected number, received string" }),
+    details: z.object({
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }).catchall(z.unknown()).optional().openapi({
+      description: "`issues` lists the field problems of a 400; other keys depend on the error",
+    }),
   }),
 }).openapi("Error");
 
@@ -38,16 +60,36 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
-/** Answers `error` as JSON with the status its code maps to. */
-export function sendFilaError(c: Context, error: FilaError) {
-  return c.json(errorBody(error.code, error.message, error.details), STATUS[error.code]);
-}
-
 const log = getLogger(["fila", "http"]);
 
-/** The app's one `onError`: known errors to their statuses, anything else to a bare 500 or 503. */
+/** The app's one `onError`: known errors to their statuses, anything else to a bare 500. */
 export function handleError(error: Error, c: Context) {
-  if (error instanceof FilaError) return sendFilaError(c, error);
+  if (error instanceof ApiError) {
+    return c.json(errorBody(error.code, error.message, error.details), error.status);
+  }
+  if (error instanceof InvalidTaskError) {
+    return c.json(
+      errorBody("validation_failed", error.message, { issues: error.issues, ...error.extra }),
+      400,
+    );
+  }
+  if (error instanceof TaskNotFoundError) {
+    return c.json(errorBody("not_found", error.message), 404);
+  }
+  if (error instanceof TaskConflictError) {
+    return c.json(errorBody("conflict", error.message, { status: error.status }), 409);
+  }
+  if (error instanceof StoreUnavailableError) {
+    log.warn("store unavailable on {method} {path}: {error}", {
+      method: c.req.method,
+      path: c.req.path,
+      error: error.message,
+    });
+    c.header("Retry-After", error.reason === "full" ? "60" : "1");
+    return error.reason === "full"
+      ? c.json(errorBody("insufficient_storage", error.message), 507)
+      : c.json(errorBody("unavailable", error.message), 503);
+  }
   if (error instanceof HTTPException) {
     // a middleware that built its own answer (bearerAuth: JSON body + WWW-Authenticate) keeps it
     if (error.res) return error.getResponse();
@@ -68,11 +110,6 @@ export function handleError(error: Error, c: Context) {
       : "bad_request";
     return c.json(errorBody(code, error.message || "bad request"), status);
   }
-  if (isDatabaseBusy(error)) {
-    log.warn("database busy on {method} {path}", { method: c.req.method, path: c.req.path });
-    c.header("Retry-After", "1");
-    return c.json(errorBody("unavailable", "the database is busy; try again shortly"), 503);
-  }
   log.error("unhandled error on {method} {path}: {error}", {
     method: c.req.method,
     path: c.req.path,
@@ -82,21 +119,13 @@ export function handleError(error: Error, c: Context) {
   return c.json(errorBody("internal", "internal error"), 500);
 }
 
-function isDatabaseBusy(error: unknown): boolean {
-  const text = String((error as { code?: string })?.code ?? "") + String(error);
-  return /SQLITE_BUSY|database is locked/i.test(text);
-}
-
 /** zod-openapi's hook: a request that fails its schema is a 400 that lists the issues. */
 export function validationHook(
   result: { success: boolean; error?: z.ZodError; target?: string },
   c: Context,
 ) {
   if (!result.success && result.error) {
-    const issues = result.error.issues.map((i) => ({
-      path: i.path.join("."),
-      message: i.message,
-    }));
+    const issues = zodIssues(result.error);
     const first = issues[0];
     const where = result.target === "json" ? "body" : result.target ?? "request";
     const message = first

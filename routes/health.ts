@@ -2,7 +2,8 @@
  * /health: 200 while the database and KV answer, 503 when either does not.
  * Other parts (quotes, the sweeper) add checks that degrade without failing.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
+import { newRouter } from "./env.ts";
 
 export interface CheckResult {
   ok: boolean;
@@ -72,7 +73,7 @@ export function healthRouter(options: {
   instance: string;
   startedAt: number;
 }) {
-  const app = new OpenAPIHono();
+  const app = newRouter();
   app.openapi(healthRoute, async (c) => {
     const results = await Promise.all(options.healthChecks.map(runCheck));
     const checks = Object.fromEntries(

@@ -1,8 +1,10 @@
 /** GET /outbox: the mail kept when no SMTP server is configured, newest first. */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { OutboxRepository } from "../db/outbox_repository.ts";
-import type { OutboxRow } from "../db/schema.ts";
-import { errorSchema, validationHook } from "./errors.ts";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Mailer } from "../tasks/clients/mailer.ts";
+import { newRouter } from "./env.ts";
+import { errorSchema } from "./errors.ts";
+import { wholeNumber } from "./params.ts";
+import { toMailView } from "./views.ts";
 
 const mailSchema = z.object({
   id: z.number().int(),
@@ -25,8 +27,8 @@ const listRoute = createRoute({
   summary: "Mail kept in the outbox (no SMTP_URL set), newest first",
   request: {
     query: z.object({
-      limit: z.coerce.number().int().min(1).max(100).default(20),
-      offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+      limit: wholeNumber("limit", 1, 100).default(20),
+      offset: wholeNumber("offset", 0, 1_000_000_000).default(0),
     }),
   },
   responses: {
@@ -46,26 +48,12 @@ const listRoute = createRoute({
   },
 });
 
-export function toMailView(row: OutboxRow) {
-  return {
-    id: row.id,
-    task_id: row.taskId,
-    from: row.from,
-    to: row.to,
-    subject: row.subject,
-    text: row.text,
-    html: row.html,
-    attachments: row.attachments as { filename: string; contentType: string; content: string }[],
-    created_at: new Date(row.createdAt).toISOString(),
-  };
-}
-
-export function outboxRouter(outbox: OutboxRepository) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
+export function outboxRouter(mailer: Mailer) {
+  const app = newRouter();
   app.openapi(listRoute, async (c) => {
     const { limit, offset } = c.req.valid("query");
-    const { rows, total } = await outbox.list(limit, offset);
-    return c.json({ messages: rows.map(toMailView), count: rows.length, total }, 200);
+    const { mails, total } = await mailer.outbox(limit, offset);
+    return c.json({ messages: mails.map(toMailView), count: mails.length, total }, 200);
   });
   return app;
 }

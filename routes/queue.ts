@@ -1,13 +1,13 @@
 /** GET /queue/stats: what Flower shows — counts, waiting age, throughput, instances. */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { StatsRepository } from "../db/stats_repository.ts";
-import type { InstanceRegistry } from "../tasks/engine/instance_registry.ts";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Engine } from "../tasks/engine/engine.ts";
 import {
   PRIORITIES,
   priorityName,
   TASK_STATUSES,
   WAITING_STATUSES,
 } from "../tasks/engine/model.ts";
+import { newRouter } from "./env.ts";
 
 const statsSchema = z.object({
   generated_at: z.string(),
@@ -52,44 +52,36 @@ const statsRoute = createRoute({
 const MINUTE = 60_000;
 const WINDOW_MINUTES = 15;
 
-/** Builds the stats answer (also used by /metrics). */
-export async function queueStats(stats: StatsRepository, instances: InstanceRegistry) {
+/** Builds the stats answer from the engine's (briefly shared) counts. */
+export async function queueStats(engine: Engine) {
   const now = Date.now();
   const since = Math.floor(now / MINUTE) * MINUTE - (WINDOW_MINUTES - 1) * MINUTE;
-  const [{ byStatusPriority, byType }, oldest, perMinute, lastMinute, alive] = await Promise.all([
-    stats.counts(),
-    stats.oldestWaiting(now),
-    stats.finishedPerMinute(since),
-    stats.finishedPerMinute(now - MINUTE),
-    instances.list(),
-  ]);
+  const [counts, alive] = await Promise.all([engine.counts(since), engine.instances()]);
   const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0]));
+  for (const row of counts.byStatus) byStatus[row.status] = row.n;
   const byPriority = Object.fromEntries(PRIORITIES.map((p) => [p, 0]));
-  for (const row of byStatusPriority) {
-    byStatus[row.status] = (byStatus[row.status] ?? 0) + row.n;
-    if ((WAITING_STATUSES as readonly string[]).includes(row.status) || row.status === "running") {
-      byPriority[priorityName(row.priority)] += row.n;
-    }
-  }
+  for (const row of counts.activeByPriority) byPriority[priorityName(row.priority)] += row.n;
   const minutes = new Map<number, { succeeded: number; failed: number }>();
   for (let m = since; m <= now; m += MINUTE) minutes.set(m, { succeeded: 0, failed: 0 });
-  for (const row of perMinute) {
+  for (const row of counts.finishedPerMinute) {
     const slot = minutes.get(row.minute);
     if (slot && (row.status === "succeeded" || row.status === "failed")) slot[row.status] += row.n;
   }
+  const lastMinute = counts.finishedLastMinute;
   const count = (status: string) =>
     lastMinute.filter((r) => r.status === status).reduce((n, r) => n + r.n, 0);
   const finished = lastMinute.reduce((n, r) => n + r.n, 0);
+  const oldest = counts.oldestDueRunAt;
   return {
     generated_at: new Date(now).toISOString(),
     counts: {
       by_status: byStatus,
       by_priority: byPriority,
-      by_type: Object.fromEntries(byType.map((r) => [r.type, r.n])),
+      by_type: Object.fromEntries(counts.byType.map((r) => [r.type, r.n])),
     },
     waiting: {
       total: WAITING_STATUSES.reduce((n, s) => n + (byStatus[s] ?? 0), 0),
-      oldest_age_ms: oldest === null ? null : now - oldest,
+      oldest_age_ms: oldest === null ? null : Math.max(0, now - oldest),
     },
     last_minute: {
       finished,
@@ -105,8 +97,8 @@ export async function queueStats(stats: StatsRepository, instances: InstanceRegi
   };
 }
 
-export function queueRouter(stats: StatsRepository, instances: InstanceRegistry) {
-  const app = new OpenAPIHono();
-  app.openapi(statsRoute, async (c) => c.json(await queueStats(stats, instances), 200));
+export function queueRouter(engine: Engine) {
+  const app = newRouter();
+  app.openapi(statsRoute, async (c) => c.json(await queueStats(engine), 200));
   return app;
 }

@@ -5,12 +5,13 @@
  */
 import { getLogger, withContext } from "@logtape/logtape";
 import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./env.ts";
 
 const log = getLogger(["fila", "http"]);
 
-export function requestLog(): MiddlewareHandler {
+export function requestLog(): MiddlewareHandler<AppEnv> {
   return (c, next) =>
-    withContext({ requestId: c.get("requestId" as never) }, async () => {
+    withContext({ requestId: c.get("requestId") }, async () => {
       const started = performance.now();
       await next();
       const status = c.res.status;

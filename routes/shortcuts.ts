@@ -2,12 +2,19 @@
  * The seed's shortcut endpoints: each creates one task from query parameters and
  * answers 202 `{ task_id, status, status_url }`, as the Celery tutorial's API did.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Engine, SubmitRequest } from "../tasks/engine/engine.ts";
 import { MAX_GENERATED_ROWS } from "../tasks/types/process_csv.ts";
 import { REPORT_TYPES } from "../tasks/types/send_report.ts";
-import { errorSchema, validationHook } from "./errors.ts";
+import { filenameSchema, monthSchema } from "../tasks/types/patterns.ts";
+import { type AppEnv, newRouter } from "./env.ts";
+import { errorSchema } from "./errors.ts";
+import { anyCaseWord, wholeNumber } from "./params.ts";
+import { mountOf } from "./tasks.ts";
+
+/** Rows of a generated file when `num_rows` is not given (the Celery seed sends only a filename). */
+export const DEFAULT_NUM_ROWS = 1_000;
 
 const acceptedSchema = z.object({
   task_id: z.string(),
@@ -27,8 +34,11 @@ const processCsvRoute = createRoute({
   summary: "Process a generated sales file (creates a process_csv task)",
   request: {
     query: z.object({
-      filename: z.string().regex(/^[\w.-]{1,100}$/).openapi({ example: "vendas.csv" }),
-      num_rows: z.coerce.number().int().min(1).max(MAX_GENERATED_ROWS).openapi({ example: 1000 }),
+      filename: filenameSchema.openapi({ example: "vendas.csv" }),
+      num_rows: wholeNumber("num_rows", 1, MAX_GENERATED_ROWS).default(DEFAULT_NUM_ROWS).openapi({
+        example: 1000,
+        description: `Rows to generate (default ${DEFAULT_NUM_ROWS.toLocaleString("en")})`,
+      }),
     }),
   },
   responses,
@@ -41,9 +51,8 @@ const aggregateRoute = createRoute({
   summary: "Aggregate a region's sales in a month (creates an aggregate task)",
   request: {
     query: z.object({
-      region: z.string().min(1).max(50).openapi({ example: "south" }),
-      month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, { message: "month must be YYYY-MM" })
-        .openapi({ example: "2026-03" }),
+      region: z.string().min(1).max(50).openapi({ example: "sudeste" }),
+      month: monthSchema.openapi({ example: "2025-01" }),
     }),
   },
   responses,
@@ -56,16 +65,18 @@ const sendReportRoute = createRoute({
   summary: "Build a report and mail it (creates a send_report task)",
   request: {
     query: z.object({
-      email: z.email().openapi({ example: "ana@example.com" }),
-      report_type: z.enum(REPORT_TYPES).default("sales"),
+      email: z.email({ error: "email must be an e-mail address" }).openapi({
+        example: "ana@example.com",
+      }),
+      report_type: anyCaseWord(REPORT_TYPES, "report_type").default("sales"),
     }),
   },
   responses,
 });
 
-async function accept(c: Context, engine: Engine, request: SubmitRequest) {
-  const { task } = await engine.submit({ ...request, requestId: c.get("requestId" as never) });
-  const base = c.req.path.startsWith("/api/v1/") ? "/api/v1" : "";
+async function accept(c: Context<AppEnv>, engine: Engine, request: SubmitRequest) {
+  const { task } = await engine.submit({ ...request, requestId: c.get("requestId") });
+  const base = mountOf(c);
   c.header("Location", `${base}/tasks/${task.id}`);
   return c.json({
     task_id: task.id,
@@ -75,18 +86,18 @@ async function accept(c: Context, engine: Engine, request: SubmitRequest) {
 }
 
 export function shortcutsRouter(engine: Engine) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const app = newRouter();
   app.openapi(processCsvRoute, (c) => {
     const { filename, num_rows } = c.req.valid("query");
-    return accept(c, engine, { type: "process_csv", payload: { filename, num_rows } }) as never;
+    return accept(c, engine, { type: "process_csv", payload: { filename, num_rows } });
   });
   app.openapi(aggregateRoute, (c) => {
     const { region, month } = c.req.valid("query");
-    return accept(c, engine, { type: "aggregate", payload: { region, month } }) as never;
+    return accept(c, engine, { type: "aggregate", payload: { region, month } });
   });
   app.openapi(sendReportRoute, (c) => {
     const { email, report_type } = c.req.valid("query");
-    return accept(c, engine, { type: "send_report", payload: { email, report_type } }) as never;
+    return accept(c, engine, { type: "send_report", payload: { email, report_type } });
   });
   return app;
 }

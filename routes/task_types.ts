@@ -1,6 +1,7 @@
 /** GET /task-types: the registered task types with an example payload each (the dashboard's form). */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { TaskRegistry } from "../tasks/engine/task_registry.ts";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { TaskDefinition } from "../tasks/engine/task_definition.ts";
+import { newRouter } from "./env.ts";
 
 const taskTypesRoute = createRoute({
   method: "get",
@@ -23,9 +24,9 @@ const taskTypesRoute = createRoute({
   },
 });
 
-export function taskTypesRouter(registry: TaskRegistry) {
-  const app = new OpenAPIHono();
-  const types = registry.all().map((d) => ({
+export function taskTypesRouter(definitions: TaskDefinition[]) {
+  const app = newRouter();
+  const types = definitions.map((d) => ({
     type: d.type,
     description: d.description,
     example: d.example,

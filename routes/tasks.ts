@@ -2,12 +2,14 @@
  * /tasks: submit (one or a batch), list, read, follow live, cancel, retry.
  * Route declarations first, handlers below; handlers call the engine only.
  */
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import type { Engine, SubmitRequest } from "../tasks/engine/engine.ts";
-import { FilaError } from "../tasks/engine/errors.ts";
-import { isFinal, priorityRank, toEventView, toTaskView } from "../tasks/engine/model.ts";
-import { errorSchema, jsonResponse as json, validationHook } from "./errors.ts";
+import { InvalidTaskError } from "../tasks/engine/errors.ts";
+import { priorityRank } from "../tasks/engine/model.ts";
+import { type AppEnv, newRouter } from "./env.ts";
+import { errorSchema, jsonResponse as json } from "./errors.ts";
+import { followTask } from "./task_stream.ts";
 import {
   batchSubmitSchema,
   idParamSchema,
@@ -18,6 +20,8 @@ import {
   type TaskSubmitBody,
   taskSubmitSchema,
 } from "./tasks_schemas.ts";
+import { toTaskView } from "./views.ts";
+import type { Context } from "hono";
 
 const errors = {
   400: json(errorSchema, "Invalid request"),
@@ -132,10 +136,9 @@ export function toSubmitRequest(
 ): SubmitRequest {
   const type = body.type ?? body.action ?? (body.title !== undefined ? "work" : undefined);
   if (!type) {
-    throw new FilaError(
-      "validation_failed",
-      "type is required (or action, or a title for a work item)",
-    );
+    throw new InvalidTaskError("type is required (or action, or a title for a work item)", [
+      { path: "type", message: "required (or action, or a title for a work item)" },
+    ]);
   }
   return {
     type,
@@ -148,37 +151,38 @@ export function toSubmitRequest(
     title: body.title,
     description: body.description,
     idempotencyKey: body.idempotency_key,
+    resultTtlMs: body.result_ttl_s === undefined ? undefined : body.result_ttl_s * 1000,
     ...extra,
   };
 }
 
-const SSE_POLL_MS = 500;
+/** "/api/v1/tasks/batch" → "/api/v1": links follow the mount the client used. */
+export function mountOf(c: Context<AppEnv>): string {
+  return c.req.path.startsWith("/api/v1/") ? "/api/v1" : "";
+}
 
 export function tasksRouter(engine: Engine) {
-  const app = new OpenAPIHono({ defaultHook: validationHook });
+  const app = newRouter();
 
   app.openapi(submitRoute, async (c) => {
     const body = c.req.valid("json");
     const key = body.idempotency_key ?? c.req.valid("header")["idempotency-key"];
     const { task, created } = await engine.submit(
-      toSubmitRequest(body, { idempotencyKey: key, requestId: c.get("requestId" as never) }),
+      toSubmitRequest(body, { idempotencyKey: key, requestId: c.get("requestId") }),
     );
-    c.header("Location", `${basePath(c.req.path, "/tasks")}/tasks/${task.id}`);
+    c.header("Location", `${mountOf(c)}/tasks/${task.id}`);
     if (!created) c.header("Idempotent-Replayed", "true");
     return c.json(toTaskView(task), created ? 202 : 200);
   });
 
   app.openapi(batchRoute, async (c) => {
     const { tasks } = c.req.valid("json");
-    const requestId = c.get("requestId" as never);
+    const requestId = c.get("requestId");
     const requests = tasks.map((body, index) => {
       try {
         return toSubmitRequest(body, { requestId });
       } catch (error) {
-        if (error instanceof FilaError) {
-          throw new FilaError(error.code, `tasks[${index}]: ${error.message}`, { index });
-        }
-        throw error;
+        throw error instanceof InvalidTaskError ? error.forItem(index) : error;
       }
     });
     const submitted = await engine.submitMany(requests);
@@ -187,14 +191,14 @@ export function tasksRouter(engine: Engine) {
 
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid("query");
-    const { rows, total } = await engine.list({
-      status: q.status,
+    const { tasks, total } = await engine.list({
+      statuses: q.status,
       type: q.type,
       priority: q.priority === undefined ? undefined : priorityRank(q.priority),
       limit: q.limit,
       offset: q.offset ?? q.skip ?? 0,
     });
-    return c.json({ tasks: rows.map(toTaskView), count: rows.length, total }, 200);
+    return c.json({ tasks: tasks.map(toTaskView), count: tasks.length, total }, 200);
   });
 
   app.openapi(getRoute, async (c) => {
@@ -202,63 +206,27 @@ export function tasksRouter(engine: Engine) {
   });
 
   app.openapi(statusRoute, async (c) => {
-    const task = await engine.get(c.req.valid("param").id);
-    return c.json({ id: task.id, status: toTaskView(task).status, progress: task.progress }, 200);
+    const task = toTaskView(await engine.get(c.req.valid("param").id));
+    return c.json({ id: task.id, status: task.status, progress: task.progress }, 200);
   });
 
   app.openapi(eventsRoute, async (c) => {
     const { id } = c.req.valid("param");
     await engine.get(id); // 404 before the stream starts
+    // HEAD gets the stream's headers and no stream: nothing would ever read it
+    if (c.req.method === "HEAD") {
+      return c.body(null, 200, { "content-type": "text/event-stream" }) as never;
+    }
     const lastEventId = Number(c.req.header("Last-Event-ID") ?? 0) || 0;
-    return streamSSE(c, async (stream) => {
-      let after = lastEventId;
-      let wake: () => void = () => {};
-      const unsubscribe = engine.changes.subscribe(id, () => wake());
-      stream.onAbort(() => wake());
-      const onStop = () => wake();
-      engine.stopSignal.addEventListener("abort", onStop);
-      try {
-        while (!stream.aborted && !engine.stopSignal.aborted) {
-          for (const event of await engine.events(id, after)) {
-            after = event.id;
-            await stream.writeSSE({
-              event: "task",
-              id: String(event.id),
-              data: JSON.stringify(toEventView(event)),
-            });
-          }
-          const task = await engine.get(id);
-          if (isFinal(task.status)) {
-            // the final event may have been written after our read; send what is left
-            for (const event of await engine.events(id, after)) {
-              after = event.id;
-              await stream.writeSSE({
-                event: "task",
-                id: String(event.id),
-                data: JSON.stringify(toEventView(event)),
-              });
-            }
-            await stream.writeSSE({ event: "end", data: JSON.stringify(toTaskView(task)) });
-            break;
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, SSE_POLL_MS);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-      } finally {
-        unsubscribe();
-        engine.stopSignal.removeEventListener("abort", onStop);
-      }
-    }) as never;
+    return streamSSE(
+      c,
+      (stream) => followTask(stream, engine, id, lastEventId, c.req.raw.signal),
+    ) as never;
   });
 
   app.openapi(cancelRoute, async (c) => {
-    const task = await engine.cancel(c.req.valid("param").id);
-    return c.json(toTaskView(task), task.status === "cancelled" ? 200 : 202);
+    const task = toTaskView(await engine.cancel(c.req.valid("param").id));
+    return c.json(task, task.status === "cancelled" ? 200 : 202);
   });
 
   app.openapi(retryRoute, async (c) => {
@@ -266,10 +234,4 @@ export function tasksRouter(engine: Engine) {
   });
 
   return app;
-}
-
-/** "/api/v1/tasks/batch" → "/api/v1": Location follows the mount the client used. */
-function basePath(path: string, resource: string): string {
-  const at = path.indexOf(resource);
-  return at > 0 ? path.slice(0, at) : "";
 }

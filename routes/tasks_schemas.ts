@@ -4,25 +4,49 @@
  */
 import { z } from "@hono/zod-openapi";
 import { MAX_DELAY_MS } from "../tasks/engine/broker.ts";
-import {
-  PRIORITIES,
-  type Priority,
-  TASK_STATUSES,
-  type TaskStatus,
-} from "../tasks/engine/model.ts";
+import { PRIORITIES, TASK_STATUSES, type TaskStatus } from "../tasks/engine/model.ts";
+import { anyCaseWord, wholeNumber } from "./params.ts";
 
 /** Accepted in any case: `HIGH` = `high`. */
-export const prioritySchema = z.string()
-  .regex(/^(high|medium|low)$/i, { message: "priority must be high, medium or low" })
-  .transform((s) => s.toLowerCase() as Priority)
-  .openapi({ example: "medium", description: "high, medium (default) or low; any case" });
+export const prioritySchema = anyCaseWord(PRIORITIES, "priority").openapi({
+  example: "medium",
+  description: "high, medium (default) or low; any case",
+});
 
-export const statusSchema = z.string()
-  .regex(new RegExp(`^(${TASK_STATUSES.join("|")})$`, "i"), {
-    message: `status must be one of ${TASK_STATUSES.join(", ")}`,
-  })
-  .transform((s) => s.toLowerCase() as TaskStatus)
-  .openapi({ example: "queued" });
+/**
+ * Status words of other queues (Celery, BullMQ, RQ, the seed tutorials) that a
+ * list filter accepts, in any case, and the Fila statuses each stands for.
+ * Answers always use Fila's own names.
+ */
+export const STATUS_ALIASES: Record<string, readonly TaskStatus[]> = {
+  pending: ["scheduled", "queued"],
+  new: ["scheduled", "queued"],
+  waiting: ["scheduled", "queued"],
+  delayed: ["scheduled"],
+  started: ["running"],
+  in_progress: ["running"],
+  active: ["running"],
+  retry: ["retrying"],
+  success: ["succeeded"],
+  completed: ["succeeded"],
+  done: ["succeeded"],
+  failure: ["failed"],
+  error: ["failed"],
+  revoked: ["cancelled"],
+  canceled: ["cancelled"],
+};
+
+/** A status filter: a Fila status or an alias, any case; parsed to the statuses it means. */
+export const statusFilterSchema = anyCaseWord(
+  [...TASK_STATUSES, ...Object.keys(STATUS_ALIASES)],
+  "status",
+).transform((word) => STATUS_ALIASES[word] ?? [word as TaskStatus]).openapi({
+  example: "queued",
+  description: `A status (${TASK_STATUSES.join(", ")}) or another queue's word for one, any ` +
+    `case: ${
+      Object.entries(STATUS_ALIASES).map(([alias, to]) => `${alias} → ${to.join("+")}`).join(", ")
+    }`,
+});
 
 export const taskSubmitSchema = z.object({
   type: z.string().min(1).max(100).optional().openapi({
@@ -32,7 +56,8 @@ export const taskSubmitSchema = z.object({
   }),
   action: z.string().min(1).max(100).optional().openapi({ description: "Alias of `type`." }),
   payload: z.unknown().optional().openapi({
-    description: "Input, checked by the type's own schema; `data` is an alias.",
+    description:
+      "Input, checked by the type's own schema; `data` is an alias. Omitted, it is `{}`.",
     example: { text: "hello" },
   }),
   data: z.unknown().optional().openapi({ description: "Alias of `payload`." }),
@@ -50,6 +75,12 @@ export const taskSubmitSchema = z.object({
   idempotency_key: z.string().min(1).max(200).optional().openapi({
     description:
       "Submitting the same key again returns the first task (header `Idempotency-Key` works too).",
+  }),
+  result_ttl_s: z.number().int().min(0).max(31_536_000).optional().openapi({
+    description:
+      "Delete the task this many seconds after it ends (RQ's result_ttl); without it, ended " +
+      "tasks are kept TASK_RETENTION_DAYS.",
+    example: 3600,
   }),
 }).strict().openapi("TaskSubmit");
 export type TaskSubmitBody = z.output<typeof taskSubmitSchema>;
@@ -76,11 +107,15 @@ export const taskSchema = z.object({
   cancel_requested: z.boolean(),
   idempotency_key: z.string().nullable(),
   worker_id: z.string().nullable(),
+  result_ttl_s: z.number().nullable(),
   run_at: z.string(),
   created_at: z.string(),
   updated_at: z.string(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
+  expires_at: z.string().nullable().openapi({
+    description: "When an ended task with result_ttl_s will be deleted",
+  }),
 }).openapi("Task");
 
 export const taskListSchema = z.object({
@@ -95,13 +130,24 @@ export const taskStatusSchema = z.object({
   progress: z.number().int(),
 }).openapi("TaskStatus");
 
+export const eventSchema = z.object({
+  id: z.number().int(),
+  task_id: z.string(),
+  at: z.string(),
+  status: z.enum(TASK_STATUSES),
+  progress: z.number().int().nullable(),
+  message: z.string().nullable(),
+}).openapi("TaskEvent");
+
 export const listQuerySchema = z.object({
-  status: statusSchema.optional(),
+  status: statusFilterSchema.optional(),
   type: z.string().max(100).optional(),
   priority: prioritySchema.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  offset: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
-  skip: z.coerce.number().int().min(0).max(1_000_000_000).optional(),
+  limit: wholeNumber("limit", 1, 100).default(20),
+  offset: wholeNumber("offset", 0, 1_000_000_000).optional(),
+  skip: wholeNumber("skip", 0, 1_000_000_000).optional().openapi({
+    description: "Alias of `offset`.",
+  }),
 });
 
 export const idParamSchema = z.object({

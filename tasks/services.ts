@@ -1,15 +1,16 @@
 /**
- * What a running task may use besides its input: the store, the configuration,
- * and the outside systems of `tasks/clients/`. Built once in `main.ts`.
+ * What a running task may use besides its input: the outside systems of
+ * `tasks/clients/` and the app's stores — never a raw database. Built once in
+ * `main.ts`.
  */
-import type { Config } from "../config.ts";
-import type { Database } from "../db/client.ts";
 import type { QuotesService } from "./clients/quotes_service.ts";
 import type { Mailer } from "./clients/mailer.ts";
+import type { SalesStore } from "./stores.ts";
 
 export interface TaskServices {
-  db: Database;
-  config: Config;
   quotes: QuotesService;
   mailer: Mailer;
+  sales: SalesStore;
+  /** Task counts per (type, status), for the tasks report. */
+  taskCounts(): Promise<{ type: string; status: string; n: number }[]>;
 }

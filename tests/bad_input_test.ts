@@ -63,7 +63,7 @@ Deno.test("bad input: every malformed submission gets a 4xx JSON error, never a 
         "limit=101",
         "limit=abc",
         "offset=-1",
-        "status=done",
+        "status=bogus",
         "priority=urgent",
       ]
     ) {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startTestFila } from "./support/harness.ts";
 import { startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
-import { refreshQuotesTick } from "../tasks/engine/cron.ts";
+import { refreshQuotesTick } from "../tasks/minute_jobs.ts";
 
 const PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
 

@@ -10,22 +10,20 @@ Deno.test("retention: finished tasks past TASK_RETENTION_DAYS are deleted with t
     const [old, recent, waiting] = body.tasks.map((t: { id: string }) => t.id);
     await fila.waitForTask(old);
     await fila.waitForTask(recent);
-    const client = fila.instance.store.client;
     const longAgo = Date.now() - 31 * 86_400_000;
-    await client.execute({
-      sql: "UPDATE tasks SET finished_at = ? WHERE id = ?",
-      args: [longAgo, old],
-    });
+    await fila.sql.query("UPDATE tasks SET finished_at = ? WHERE id = ?", [longAgo, old]);
 
-    const purged = await fila.instance.engine.repo.purgeFinished(Date.now() - 30 * 86_400_000);
+    const purged = await fila.instance.engine.applyRetention();
 
     assert.equal(purged, 1);
     assert.equal((await fila.get(`/tasks/${old}`)).status, 404);
-    const events = await client.execute({
-      sql: "SELECT count(*) AS n FROM task_events WHERE task_id = ?",
-      args: [old],
-    });
-    assert.equal(Number(events.rows[0].n), 0);
+    const [events] = await fila.sql.query(
+      "SELECT count(*) AS n FROM task_events WHERE task_id = ?",
+      [
+        old,
+      ],
+    );
+    assert.equal(Number(events.n), 0);
     assert.equal((await fila.get(`/tasks/${recent}`)).body.status, "succeeded");
     assert.equal((await fila.get(`/tasks/${waiting}`)).body.status, "scheduled");
   } finally {

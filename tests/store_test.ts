@@ -5,16 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { LibsqlError } from "@libsql/core/api";
-import { openStore } from "../db/client.ts";
-import type { LocalClient } from "../db/local_client.ts";
+import { type LibsqlStore, openLibsqlStore } from "../db/libsql/connect.ts";
+import type { LocalClient } from "../db/libsql/local_client.ts";
 
 async function withStore(
-  fn: (store: Awaited<ReturnType<typeof openStore>>, dir: string) => Promise<void>,
+  fn: (store: { client: LocalClient }, dir: string) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "fila-store-" });
-  const store = await openStore(`file:${dir}/store.db`);
+  const store: LibsqlStore = await openLibsqlStore(`file:${dir}/store.db`);
   try {
-    await fn(store, dir);
+    await fn({ client: store.db.$client as LocalClient }, dir);
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });
@@ -79,7 +79,7 @@ Deno.test("LocalClient: a batch is all or nothing; a transaction holds the conne
 Deno.test("LocalClient: calls wait, without blocking the event loop, while exclusive work runs", async () => {
   await withStore(async ({ client }) => {
     let release!: () => void;
-    const held = (client as LocalClient).exclusive(() => new Promise<void>((r) => release = r));
+    const held = client.exclusive(() => new Promise<void>((r) => release = r));
     let answered = false;
     const waiting = client.execute("SELECT 1 AS one").then((rs) => {
       answered = true;

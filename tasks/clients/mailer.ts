@@ -4,20 +4,14 @@
  */
 // @ts-types="npm:@types/nodemailer@^8.0.2"
 import type { Transporter } from "nodemailer";
-import type { OutboxRepository } from "../../db/outbox_repository.ts";
-
-export interface Attachment {
-  filename: string;
-  contentType: string;
-  content: string;
-}
+import type { MailAttachment, OutboxStore } from "../stores.ts";
 
 export interface Mail {
   to: string[];
   subject: string;
   text: string;
   html?: string;
-  attachments?: Attachment[];
+  attachments?: MailAttachment[];
   taskId?: string;
 }
 
@@ -32,7 +26,7 @@ export class Mailer {
   constructor(
     private readonly smtpUrl: string | undefined,
     private readonly from: string,
-    private readonly outbox: OutboxRepository,
+    private readonly kept: OutboxStore,
   ) {}
 
   async send(mail: Mail): Promise<SentMail> {
@@ -49,7 +43,7 @@ export class Mailer {
       });
       return { via: "smtp", id: String(info.messageId) };
     }
-    const row = await this.outbox.add({
+    const row = await this.kept.add({
       taskId: mail.taskId ?? null,
       from: this.from,
       to: mail.to.join(", "),
@@ -60,6 +54,11 @@ export class Mailer {
       createdAt: Date.now(),
     });
     return { via: "outbox", id: String(row.id) };
+  }
+
+  /** Mail kept in the outbox, newest first, with the total. */
+  outbox(limit: number, offset: number) {
+    return this.kept.list(limit, offset);
   }
 
   close(): void {

@@ -5,22 +5,9 @@
  * ISO 8601 UTC, and every fault into a `QuotesUpstreamError` that says what went wrong.
  */
 
-export interface Quote {
-  pair: string;
-  code: string;
-  codein: string;
-  name: string;
-  high: number;
-  low: number;
-  bid: number;
-  ask: number;
-  varBid: number | null;
-  pctChange: number | null;
-  /** Upstream reading time, epoch ms. */
-  timestamp: number;
-  /** ISO 8601 UTC. */
-  createDate: string;
-}
+import type { Quote } from "../stores.ts";
+
+export type { Quote };
 
 export class QuotesUpstreamError extends Error {
   constructor(message: string, readonly status?: number, readonly retryAfterMs?: number) {

@@ -1,15 +1,18 @@
 /**
  * The `db` driver, for where KV has no queues (the new Deno Deploy, KV Connect):
- * no messages at all. Each instance claims from libSQL in a loop that backs off
- * while idle, and its own submits wake it at once.
+ * no messages at all. Each instance claims from the store in a loop that backs
+ * off while idle; its own submits wake it at once, delayed ones by timer.
  */
-import type { Broker, WakeHandler, WakeUp } from "./broker.ts";
+import { type Broker, coalesce, type WakeHandler, type WakeUp } from "./broker.ts";
 
 const MIN_IDLE_MS = 25;
 const MAX_IDLE_MS = 1_000;
+/** Later tasks are caught by the idle loop; a timer only makes sooner ones punctual. */
+const MAX_TIMER_MS = 60_000;
 
 export class DbBroker implements Broker {
-  readonly name = "db" as const;
+  readonly name = "db";
+  readonly capabilities = { wakesEveryInstance: false, needsCronDrain: true };
   private handler: WakeHandler | null = null;
   private idleMs = MIN_IDLE_MS;
   private loopTimer: ReturnType<typeof setTimeout> | undefined;
@@ -18,20 +21,15 @@ export class DbBroker implements Broker {
 
   notify(wakeUps: WakeUp[]): Promise<void> {
     if (!this.handler || this.closed) return Promise.resolve();
-    let now = false;
-    let soonest = Infinity;
-    for (const w of wakeUps) {
-      if (w.delayMs <= 0) now = true;
-      else soonest = Math.min(soonest, w.delayMs);
-    }
-    if (now) this.wake();
-    // Later tasks are caught by the idle loop too; a timer only makes them punctual.
-    if (soonest !== Infinity && soonest < 60_000) {
-      const timer = setTimeout(() => {
-        this.delayed.delete(timer);
-        this.wake();
-      }, soonest);
-      this.delayed.add(timer);
+    for (const delay of coalesce(wakeUps)) {
+      if (delay === 0) this.wake();
+      else if (delay < MAX_TIMER_MS) {
+        const timer = setTimeout(() => {
+          this.delayed.delete(timer);
+          this.wake();
+        }, delay);
+        this.delayed.add(timer);
+      }
     }
     return Promise.resolve();
   }
@@ -60,10 +58,11 @@ export class DbBroker implements Broker {
     this.schedule(this.idleMs);
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.loopTimer);
     for (const timer of this.delayed) clearTimeout(timer);
     this.delayed.clear();
+    return Promise.resolve();
   }
 }

@@ -1,22 +1,23 @@
 /**
  * The engine: submit, cancel and replay tasks; run them on this instance's
- * workers; sweep up after instances that died. libSQL holds the truth and the
- * broker carries wake-ups (DESIGN §3).
+ * workers; sweep up after instances that died. The store holds the truth and
+ * the broker carries wake-ups. Everything else in this folder is its inside.
  */
 import { getLogger } from "@logtape/logtape";
 import { v7 as uuidv7 } from "uuid";
-import type { TaskRow } from "../../db/schema.ts";
-import { type NewTaskRow, type TaskFilter, TasksRepository } from "../../db/tasks_repository.ts";
-import type { Database } from "../../db/client.ts";
-import type { TaskServices } from "../services.ts";
 import { type Broker, MAX_DELAY_MS } from "./broker.ts";
-import { FilaError } from "./errors.ts";
-import { isFinal, type Priority, priorityRank } from "./model.ts";
-import { TaskChanges } from "./task_changes.ts";
-import type { TaskRegistry } from "./task_registry.ts";
-import { WorkerPool, type WorkerPoolHooks } from "./worker_pool.ts";
+import { InvalidTaskError, TaskConflictError, TaskNotFoundError } from "./errors.ts";
+import { InstanceRegistry } from "./instance_registry.ts";
+import { type Priority, priorityRank, type TaskEvent, type TaskRecord } from "./model.ts";
+import type { NewTask, QueueCounts, StoreHealth, TaskFilter, TaskStore } from "./store.ts";
 import { Sweeper } from "./sweeper.ts";
-import { SameTurnGroup } from "./same_turn_group.ts";
+import type { TaskDefinition } from "./task_definition.ts";
+import { TaskChanges } from "./task_changes.ts";
+import { TaskRegistry } from "./task_registry.ts";
+import { TurnWriter } from "./turn_writer.ts";
+import { WorkerPool, type WorkerPoolHooks } from "./worker_pool.ts";
+
+export type { InstanceInfo } from "./instance_registry.ts";
 
 /** A submission as the engine takes it (routes translate the HTTP body into this). */
 export interface SubmitRequest {
@@ -31,21 +32,32 @@ export interface SubmitRequest {
   title?: string;
   description?: string;
   idempotencyKey?: string;
+  /** Keep the task this long once it ends, then delete it (RQ's result_ttl). */
+  resultTtlMs?: number;
   requestId?: string;
 }
 
 export interface Submitted {
-  task: TaskRow;
+  task: TaskRecord;
   /** false when an idempotency key matched an existing task. */
   created: boolean;
 }
 
+/** Observers of the engine (metrics): submissions and the ends of attempts. */
+export interface EngineHooks extends WorkerPoolHooks {
+  onSubmitted?(tasks: TaskRecord[]): void;
+}
+
 export interface EngineOptions {
-  db: Database;
-  registry: TaskRegistry;
+  store: TaskStore;
   broker: Broker;
-  services: TaskServices;
+  /** Instances announce themselves here for /queue/stats. */
+  kv: Deno.Kv;
+  taskTypes: TaskDefinition[];
+  /** Passed to every task run as `ctx.services`. */
+  services: unknown;
   workerId: string;
+  role: string;
   /** Whether this instance runs tasks (ROLE all or worker). */
   runsWorkers: boolean;
   concurrency: number;
@@ -53,38 +65,53 @@ export interface EngineOptions {
   sweepIntervalMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** Finished tasks are deleted this many days after they end (0: never). */
-  retentionDays?: number;
-  hooks?: WorkerPoolHooks & EngineHooks;
+  /** Ended tasks are deleted this many days after they end (0: never). */
+  retentionDays: number;
+  hooks?: EngineHooks;
 }
 
-export interface EngineHooks {
-  onSubmitted?(tasks: TaskRow[]): void;
-}
-
+/** How long the minute cron may spend running ready work when the broker needs it. */
+export const CRON_DRAIN_MS = 50_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_TIMEOUT_MS = 300_000;
+/**
+ * /queue/stats and /metrics share counts for ten times as long as counting took
+ * (at most 5 s), once counting takes long enough to matter: on a large store,
+ * scrapes and dashboards must not each count it again; on a small one every
+ * answer is exact.
+ */
+const COUNTS_REUSE_FACTOR = 10;
+const COUNTS_REUSE_FROM_MS = 50;
+const COUNTS_REUSE_MAX_MS = 5_000;
 const log = getLogger(["fila", "engine"]);
 
 export class Engine {
-  readonly repo: TasksRepository;
-  readonly changes = new TaskChanges();
-  readonly pool: WorkerPool;
-  readonly sweeper: Sweeper;
   readonly workerId: string;
-  private started = false;
+  private readonly store: TaskStore;
+  private readonly broker: Broker;
+  private readonly registry: TaskRegistry;
+  private readonly changes = new TaskChanges();
+  private readonly writer: TurnWriter;
+  private readonly pool: WorkerPool;
+  private readonly sweeper: Sweeper;
+  private readonly instanceRegistry: InstanceRegistry;
   private readonly stopController = new AbortController();
-  /** Single submissions of one event-loop turn, stored in one transaction. */
-  private readonly singleInserts: SameTurnGroup<NewTaskRow, { row: TaskRow; created: boolean }>;
+  private started = false;
+  private countsCache: { until: number; since: number; counts: Promise<QueueCounts> } | null = null;
 
   constructor(private readonly options: EngineOptions) {
-    this.repo = new TasksRepository(options.db);
-    this.singleInserts = new SameTurnGroup((rows) => this.repo.insertMany(rows));
     this.workerId = options.workerId;
+    this.store = options.store;
+    this.broker = options.broker;
+    this.registry = new TaskRegistry(options.taskTypes);
+    this.writer = new TurnWriter(options.store, {
+      workerId: options.workerId,
+      leaseMs: options.leaseMs,
+    });
     this.pool = new WorkerPool(
-      this.repo,
-      options.registry,
-      options.broker,
+      options.store,
+      this.writer,
+      this.registry,
       options.services,
       this.changes,
       {
@@ -97,32 +124,44 @@ export class Engine {
       options.hooks,
     );
     this.sweeper = new Sweeper(
-      this.repo,
-      this.pool,
+      options.store,
+      options.runsWorkers ? () => this.writer.fill() : null,
       options.sweepIntervalMs,
-      (options.retentionDays ?? 0) * 86_400_000,
+      options.retentionDays * 86_400_000,
+    );
+    this.instanceRegistry = new InstanceRegistry(
+      options.kv,
+      {
+        id: options.workerId,
+        role: options.role,
+        driver: options.broker.name,
+        concurrency: options.runsWorkers ? options.concurrency : 0,
+      },
+      () => this.pool.inFlight,
     );
   }
 
-  get registry(): TaskRegistry {
-    return this.options.registry;
+  /** The task types this engine runs. */
+  taskTypes(): TaskDefinition[] {
+    return this.registry.all();
   }
 
-  get broker(): Broker {
-    return this.options.broker;
+  /** The broker driver in use (`kv`, `db`, …). */
+  get brokerName(): string {
+    return this.broker.name;
   }
 
-  get runsWorkers(): boolean {
-    return this.options.runsWorkers;
-  }
-
-  /** Starts workers, the broker listener and the sweeper (worker roles only). */
+  /** Starts workers, the broker listener and the sweeper (worker roles), and the instance's heartbeat. */
   start(): void {
-    if (this.started || !this.options.runsWorkers) return;
+    if (this.started) return;
     this.started = true;
+    this.instanceRegistry.start();
+    if (!this.options.runsWorkers) return;
     this.pool.start();
-    this.options.broker.listen(() => this.pool.fill());
+    this.writer.openClaims(this.pool);
+    this.broker.listen(() => this.writer.fill());
     this.sweeper.start();
+    this.writer.fill();
   }
 
   /** Aborts when the instance begins to stop; live streams end on it. */
@@ -138,26 +177,14 @@ export class Engine {
   /** Graceful stop: no new claims, running tasks get `graceMs`, the rest are handed back. */
   async stop(graceMs: number): Promise<void> {
     this.beginStop();
+    this.writer.closeClaims();
     this.sweeper.stop();
-    this.options.broker.close();
+    await this.broker.close();
+    await this.writer.idle();
     await this.pool.stop(graceMs);
-  }
-
-  /**
-   * Runs ready tasks here until none is ready or `maxMs` has passed; resolves to how
-   * many were claimed. For the `db` driver on Deno Deploy, where an instance lives
-   * only while it has traffic and the minute cron is its one sure wake-up.
-   */
-  async drain(maxMs: number): Promise<number> {
-    const deadline = Date.now() + maxMs;
-    let claimed = 0;
-    this.pool.start();
-    while (Date.now() < deadline && !this.stopSignal.aborted) {
-      claimed += await this.pool.fill();
-      if (this.pool.inFlight === 0 && !(await this.repo.hasReady())) break;
-      await this.pool.slotFreed(Math.max(1, Math.min(250, deadline - Date.now())));
-    }
-    return claimed;
+    await this.writer.idle();
+    this.writer.close();
+    await this.instanceRegistry.stop();
   }
 
   /** Validates and stores one task, then wakes a worker. */
@@ -168,60 +195,59 @@ export class Engine {
 
   /**
    * Validates every request first (all or nothing: an error names the index),
-   * stores them in one SQL batch, then sends the wake-ups in one KV commit.
+   * stores them in one transaction, then sends the wake-ups they need.
    */
   async submitMany(requests: SubmitRequest[]): Promise<Submitted[]> {
     const now = Date.now();
-    const rows = requests.map((request, index) => {
+    const tasks = requests.map((request, index) => {
       try {
-        return this.toRow(request, now);
+        return this.toNewTask(request, now);
       } catch (error) {
-        if (error instanceof FilaError && requests.length > 1) {
-          throw new FilaError(error.code, `tasks[${index}]: ${error.message}`, {
-            index,
-            ...(error.details as object ?? {}),
-          });
-        }
+        if (error instanceof InvalidTaskError && requests.length > 1) throw error.forItem(index);
         throw error;
       }
     });
-    // a single submission joins a turn: the pool's when this instance runs tasks
-    // (a free slot claims it in the same transaction), else a group of this turn's submissions
-    const stored = rows.length > 1
-      ? await this.repo.insertMany(rows)
-      : this.started && !this.stopSignal.aborted
-      ? [await this.pool.insert(rows[0])]
-      : [await this.singleInserts.add(rows[0])];
-    const fresh = stored.filter((s) => s.created).map((s) => s.row);
+    const inserted = await this.writer.insert(tasks);
+    const fresh = inserted.filter((i) => i.created).map((i) => i.task);
     if (fresh.length > 0) {
       try {
         this.options.hooks?.onSubmitted?.(fresh);
       } catch { /* observers must not fail a submit */ }
-      const now = Date.now();
-      // Local Deno KV delivers a message only to the process that enqueued it, so
-      // when this instance has workers, due work is woken in-process (a KV write
-      // saved per task) and only later work gets a delayed message. The rows are
-      // safe either way: a lost wake-up only waits for the sweeper.
-      const wakeUps = this.started ? fresh.filter((r) => r.runAt > now) : fresh;
-      if (wakeUps.length > 0) {
-        await this.options.broker.notify(
-          wakeUps.map((r) => ({ id: r.id, delayMs: Math.max(0, r.runAt - now) })),
-        ).catch((error) => log.warn("wake-up not sent: {error}", { error: String(error) }));
-      }
-      if (this.started && fresh.some((r) => r.runAt <= now)) this.pool.fill();
+      await this.wake(fresh);
     }
-    return stored.map(({ row, created }) => ({ task: row, created }));
+    return inserted.map(({ task, created }) => ({ task, created }));
   }
 
-  private toRow(request: SubmitRequest, now: number): NewTaskRow {
-    const definition = this.options.registry.require(request.type);
-    const payload = this.options.registry.validatePayload(request.type, request.payload);
+  /**
+   * Wake-ups for stored tasks. Where this instance claims, a due task was already
+   * claimed in the turn that stored it, or waits for the next free slot here; only
+   * later tasks need a wake-up then, unless the broker reaches other instances too.
+   * The rows are safe either way: a lost wake-up only waits for a sweeper.
+   */
+  private async wake(tasks: TaskRecord[]): Promise<void> {
+    const now = Date.now();
+    const local = this.writer.claiming && !this.broker.capabilities.wakesEveryInstance;
+    const wakeUps = tasks.filter((t) => !local || t.runAt > now)
+      .map((t) => ({ delayMs: Math.max(0, t.runAt - now) }));
+    if (wakeUps.length === 0) return;
+    await this.broker.notify(wakeUps).catch((error) =>
+      log.warn("wake-up not sent: {error}", { error: String(error) })
+    );
+  }
+
+  private toNewTask(request: SubmitRequest, now: number): NewTask {
+    const definition = this.registry.require(request.type);
+    const payload = this.registry.validatePayload(request.type, request.payload);
     if (request.delayMs !== undefined && request.runAt !== undefined) {
-      throw new FilaError("validation_failed", "give delay_ms or run_at, not both");
+      throw new InvalidTaskError("give delay_ms or run_at, not both", [
+        { path: "run_at", message: "give delay_ms or run_at, not both" },
+      ]);
     }
     const runAt = request.runAt ?? now + (request.delayMs ?? 0);
     if (runAt - now > MAX_DELAY_MS) {
-      throw new FilaError("validation_failed", "a task can be scheduled at most 30 days ahead");
+      throw new InvalidTaskError("a task can be scheduled at most 30 days ahead", [
+        { path: request.runAt === undefined ? "delay_ms" : "run_at", message: "at most 30 days" },
+      ]);
     }
     const priority = request.priority ?? definition.defaults?.priority ?? "medium";
     return {
@@ -237,62 +263,149 @@ export class Engine {
       runAt: Math.max(runAt, now),
       idempotencyKey: request.idempotencyKey ?? null,
       requestId: request.requestId ?? null,
+      resultTtlMs: request.resultTtlMs ?? null,
       createdAt: now,
-      updatedAt: now,
     };
   }
 
-  /** The task, or a not_found error. */
-  async get(id: string): Promise<TaskRow> {
-    const row = await this.repo.get(id);
-    if (!row) throw new FilaError("not_found", `no task with id '${id}'`);
-    return row;
+  /** The task, or TaskNotFoundError. */
+  async get(id: string): Promise<TaskRecord> {
+    const task = await this.store.get(id);
+    if (!task) throw new TaskNotFoundError(id);
+    return task;
   }
 
-  list(filter: TaskFilter) {
-    return this.repo.list(filter);
+  /** Tasks newest first, with the total that matches. */
+  list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
+    return this.store.list(filter);
+  }
+
+  /** A task's history after event id `afterId`, oldest first. */
+  events(id: string, afterId = 0): Promise<TaskEvent[]> {
+    return this.store.events(id, afterId);
+  }
+
+  /**
+   * Calls `listener` whenever task `id` changes on this instance (changes made
+   * elsewhere are seen by reading the store); returns the unsubscribe function.
+   */
+  subscribe(id: string, listener: () => void): () => void {
+    return this.changes.subscribe(id, listener);
   }
 
   /**
    * Cancels a task: a waiting one at once, a running one by aborting its signal
    * (here or, through `cancel_requested`, on the instance that runs it).
-   * A finished task gives a conflict error.
+   * A finished task is a TaskConflictError.
    */
-  async cancel(id: string): Promise<TaskRow> {
-    const outcome = await this.repo.requestCancel(id);
-    if (outcome === "missing") throw new FilaError("not_found", `no task with id '${id}'`);
-    const row = await this.get(id);
+  async cancel(id: string): Promise<TaskRecord> {
+    const outcome = await this.store.requestCancel(id, "cancelled before it ran");
+    if (outcome === "missing") throw new TaskNotFoundError(id);
+    const task = await this.get(id);
     if (outcome === "final") {
-      throw new FilaError("conflict", `task ${id} is already ${row.status}`, {
-        status: row.status,
-      });
+      throw new TaskConflictError(`task ${id} is already ${task.status}`, task.status);
     }
     if (outcome === "requested") this.pool.abortForCancel(id);
     this.changes.emit(id);
-    return row;
+    return task;
   }
 
   /** Replays a failed or cancelled task from its first attempt. */
-  async retry(id: string): Promise<TaskRow> {
-    const row = await this.repo.replay(id);
-    if (!row) {
+  async retry(id: string): Promise<TaskRecord> {
+    const task = await this.store.replay(id);
+    if (!task) {
       const current = await this.get(id);
-      throw new FilaError(
-        "conflict",
+      throw new TaskConflictError(
         `only failed or cancelled tasks can be retried; task ${id} is ${current.status}`,
-        { status: current.status },
+        current.status,
       );
     }
     this.changes.emit(id);
-    await this.options.broker.notify([{ id, delayMs: 0 }]).catch(() => {});
-    return row;
+    await this.wake([task]);
+    if (this.writer.claiming) this.writer.fill();
+    return task;
   }
 
-  events(id: string, afterId = 0) {
-    return this.repo.events(id, afterId);
+  /**
+   * The engine's part of the minute cron: a sweep (the sweeper's timer may be
+   * asleep on Deploy) and, when the broker needs it, a bounded drain of ready
+   * work, so queued tasks advance even with no HTTP traffic.
+   */
+  async minuteTick(drainMs = CRON_DRAIN_MS): Promise<void> {
+    await this.sweeper.sweep();
+    if (this.broker.capabilities.needsCronDrain) {
+      const ran = await this.drain(drainMs);
+      if (ran > 0) log.info("cron drain ran {ran} tasks", { ran });
+    }
   }
 
-  isFinal(row: TaskRow): boolean {
-    return isFinal(row.status);
+  /** Runs ready tasks here until none is ready or `maxMs` has passed; resolves to how many. */
+  private async drain(maxMs: number): Promise<number> {
+    const deadline = Date.now() + maxMs;
+    const opened = !this.writer.claiming;
+    if (opened) {
+      this.pool.start();
+      this.writer.openClaims(this.pool);
+    }
+    let claimed = 0;
+    try {
+      while (Date.now() < deadline && !this.stopSignal.aborted) {
+        claimed += await this.writer.fill();
+        if (this.pool.inFlight === 0 && !(await this.store.hasReady(Date.now()))) break;
+        await this.pool.slotFreed(Math.max(1, Math.min(250, deadline - Date.now())));
+      }
+    } finally {
+      if (opened && !this.options.runsWorkers) this.writer.closeClaims();
+    }
+    return claimed;
+  }
+
+  /** Deletes ended tasks past TASK_RETENTION_DAYS or their own time to live, now. */
+  applyRetention(): Promise<number> {
+    const now = Date.now();
+    const retentionMs = this.options.retentionDays * 86_400_000;
+    return this.sweeper.purge(now, retentionMs > 0 ? now - retentionMs : null);
+  }
+
+  /** Counts by status, priority and type, and throughput since `since` (see COUNTS_REUSE_FACTOR). */
+  counts(since: number): Promise<QueueCounts> {
+    const now = Date.now();
+    const cached = this.countsCache;
+    if (cached && now < cached.until && cached.since <= since) return cached.counts;
+    const started = performance.now();
+    const counts = this.store.counts(since, now);
+    this.countsCache = { until: now, since, counts };
+    counts.then(() => {
+      const tookMs = performance.now() - started;
+      if (this.countsCache?.counts === counts) {
+        this.countsCache.until = Date.now() +
+          Math.min(
+            COUNTS_REUSE_MAX_MS,
+            tookMs < COUNTS_REUSE_FROM_MS ? 0 : tookMs * COUNTS_REUSE_FACTOR,
+          );
+      }
+    }, () => {
+      if (this.countsCache?.counts === counts) this.countsCache = null;
+    });
+    return counts;
+  }
+
+  /** Every live instance (this one first) with its role, driver and in-flight work. */
+  instances() {
+    return this.instanceRegistry.list();
+  }
+
+  /** The store's health and the sweeper's last error, for /health. */
+  async health(): Promise<{ store: StoreHealth; sweeper: { ok: boolean; error?: string } }> {
+    const store = await this.store.health().catch((error) => ({
+      ok: false,
+      can_write: false,
+      error: error instanceof Error ? error.message : String(error),
+    }));
+    const sweeperError = this.sweeper.lastError;
+    return {
+      store,
+      sweeper: sweeperError === null ? { ok: true } : { ok: false, error: sweeperError },
+    };
   }
 }

@@ -1,28 +1,54 @@
 /**
- * Errors with a meaning. `FilaError` carries a code that routes map to an HTTP
- * status; the other two let a task steer its own retries.
+ * Errors with a meaning for the engine's callers, and the two a task throws to
+ * steer its own retries. HTTP statuses are chosen in `routes/errors.ts`.
  */
 
-export type ErrorCode =
-  | "bad_request"
-  | "validation_failed"
-  | "unauthorized"
-  | "not_found"
-  | "conflict"
-  | "payload_too_large"
-  | "rate_limited"
-  | "upstream_failed"
-  | "unavailable";
+/** No task has that id. */
+export class TaskNotFoundError extends Error {
+  constructor(readonly id: string) {
+    super(`no task with id '${id}'`);
+    this.name = "TaskNotFoundError";
+  }
+}
 
-/** An error meant for the client: a code, a message, and optional details. */
-export class FilaError extends Error {
+/** The task is in a status that does not allow the operation (cancel a finished one, …). */
+export class TaskConflictError extends Error {
+  constructor(message: string, readonly status: string) {
+    super(message);
+    this.name = "TaskConflictError";
+  }
+}
+
+/** A submission the engine refuses: unknown type, payload that does not fit, bad timing. */
+export class InvalidTaskError extends Error {
   constructor(
-    readonly code: ErrorCode,
     message: string,
-    readonly details?: unknown,
+    /** Field-level problems (`path` dotted, e.g. `payload.numbers.0`). */
+    readonly issues: { path: string; message: string }[] = [],
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
-    this.name = "FilaError";
+    this.name = "InvalidTaskError";
+  }
+
+  /** The same error for item `index` of a batch: paths and message say which item. */
+  forItem(index: number): InvalidTaskError {
+    return new InvalidTaskError(
+      `tasks[${index}]: ${this.message}`,
+      this.issues.map((i) => ({ path: `tasks.${index}.${i.path}`, message: i.message })),
+      { ...this.extra, index },
+    );
+  }
+}
+
+/**
+ * The store could not take a write in time (a lock held elsewhere past the bound,
+ * a full disk): nothing was stored, the caller may try again.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, readonly reason: "busy" | "full" | "down", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
   }
 }
 

@@ -2,8 +2,6 @@
  * Instances announce themselves in KV under an expiring key, refreshed every few
  * seconds, so /queue/stats can list who is alive and how busy each one is.
  */
-import type { WorkerPool } from "./worker_pool.ts";
-
 const PREFIX = ["fila", "instances"];
 const HEARTBEAT_MS = 5_000;
 /** Older heartbeats mean a dead instance (local KV expires keys lazily). */
@@ -26,9 +24,11 @@ export class InstanceRegistry {
   constructor(
     private readonly kv: Deno.Kv,
     private readonly info: { id: string; role: string; driver: string; concurrency: number },
-    private readonly pool: WorkerPool | null,
+    /** Tasks running here now (0 on an instance without workers). */
+    private readonly inFlight: () => number,
   ) {}
 
+  /** Announces this instance now and every few seconds. */
   start(): void {
     this.beat();
     this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
@@ -37,7 +37,7 @@ export class InstanceRegistry {
   private async beat(): Promise<void> {
     const entry: InstanceInfo = {
       ...this.info,
-      in_flight: this.pool?.inFlight ?? 0,
+      in_flight: this.inFlight(),
       started_at: this.startedAt,
       last_heartbeat: new Date().toISOString(),
     };
@@ -50,7 +50,7 @@ export class InstanceRegistry {
     for await (const { value } of this.kv.list<InstanceInfo>({ prefix: PREFIX })) {
       if (Date.now() - Date.parse(value.last_heartbeat) > STALE_MS) continue;
       out.push(
-        value.id === this.info.id ? { ...value, in_flight: this.pool?.inFlight ?? 0 } : value,
+        value.id === this.info.id ? { ...value, in_flight: this.inFlight() } : value,
       );
     }
     return out.sort((
@@ -59,6 +59,7 @@ export class InstanceRegistry {
     ) => (a.id === this.info.id ? -1 : b.id === this.info.id ? 1 : a.id.localeCompare(b.id)));
   }
 
+  /** Stops announcing and removes this instance's entry. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.kv.delete([...PREFIX, this.info.id]).catch(() => {});

@@ -1,27 +1,27 @@
 /**
- * The `kv` driver: Deno KV `enqueue` / `listenQueue`. Each message is `{ id }`;
- * a batch goes out in one atomic commit (KV allows 1,000 mutations per commit).
+ * The `kv` driver: Deno KV `enqueue` / `listenQueue`. A message is only
+ * `{ due }`, the time it was meant for; a batch goes out in one atomic commit
+ * (KV allows 1,000 mutations per commit). Local KV delivers a message only to the
+ * process that enqueued it, so other instances learn of work from the sweeper.
  */
-import type { Broker, WakeHandler, WakeUp } from "./broker.ts";
+import { type Broker, coalesce, type WakeHandler, type WakeUp } from "./broker.ts";
 
 const MAX_MUTATIONS = 1_000;
 
 export class KvBroker implements Broker {
-  readonly name = "kv" as const;
+  readonly name = "kv";
+  readonly capabilities = { wakesEveryInstance: false, needsCronDrain: false };
   private listening = false;
 
   constructor(private readonly kv: Deno.Kv) {}
 
   async notify(wakeUps: WakeUp[]): Promise<void> {
-    if (wakeUps.length === 1) {
-      const [{ id, delayMs }] = wakeUps;
-      await this.kv.enqueue({ id }, { delay: delayMs });
-      return;
-    }
-    for (let i = 0; i < wakeUps.length; i += MAX_MUTATIONS) {
+    const delays = coalesce(wakeUps);
+    const now = Date.now();
+    for (let i = 0; i < delays.length; i += MAX_MUTATIONS) {
       const op = this.kv.atomic();
-      for (const { id, delayMs } of wakeUps.slice(i, i + MAX_MUTATIONS)) {
-        op.enqueue({ id }, { delay: delayMs });
+      for (const delay of delays.slice(i, i + MAX_MUTATIONS)) {
+        op.enqueue({ due: now + delay }, { delay });
       }
       await op.commit();
     }
@@ -37,7 +37,8 @@ export class KvBroker implements Broker {
     }).catch(() => {});
   }
 
-  close(): void {
+  close(): Promise<void> {
     // The KV handle belongs to main.ts, which closes it and so ends listenQueue.
+    return Promise.resolve();
   }
 }

@@ -1,8 +1,8 @@
 /**
- * The vocabulary of the engine: statuses, priorities, and the task as the API
- * shows it. Rows keep epoch ms and a priority rank; views speak ISO 8601 and names.
+ * The vocabulary of the engine: statuses, priorities, and a task as the store
+ * keeps it (times in epoch ms, priority as a rank). How the API shows a task is
+ * decided in `routes/`, not here.
  */
-import type { TaskEventRow, TaskRow } from "../../db/schema.ts";
 
 export const TASK_STATUSES = [
   "scheduled",
@@ -20,6 +20,7 @@ export const WAITING_STATUSES = ["queued", "scheduled", "retrying"] as const;
 /** Statuses a task never leaves on its own. */
 export const FINAL_STATUSES = ["succeeded", "failed", "cancelled"] as const;
 
+/** Whether a task in `status` is done for good (until a replay). */
 export function isFinal(status: string): boolean {
   return (FINAL_STATUSES as readonly string[]).includes(status);
 }
@@ -27,53 +28,55 @@ export function isFinal(status: string): boolean {
 export const PRIORITIES = ["high", "medium", "low"] as const;
 export type Priority = typeof PRIORITIES[number];
 
+/** 0 = high, 1 = medium, 2 = low: the store orders claims by this number. */
 export function priorityRank(priority: Priority): number {
   return PRIORITIES.indexOf(priority);
 }
 
+/** The name of a stored priority rank. */
 export function priorityName(rank: number): Priority {
   return PRIORITIES[rank] ?? "medium";
 }
 
-const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString();
-
-/** A task as every endpoint answers it. */
-export function toTaskView(row: TaskRow) {
-  return {
-    id: row.id,
-    type: row.type,
-    title: row.title,
-    description: row.description,
-    status: row.status as TaskStatus,
-    priority: priorityName(row.priority),
-    progress: row.progress,
-    progress_message: row.progressMessage,
-    payload: row.payload,
-    result: row.result ?? null,
-    error: row.error,
-    attempts: row.attempts,
-    max_attempts: row.maxAttempts,
-    timeout_ms: row.timeoutMs,
-    cancel_requested: row.cancelRequested,
-    idempotency_key: row.idempotencyKey,
-    worker_id: row.workerId,
-    run_at: iso(row.runAt)!,
-    created_at: iso(row.createdAt)!,
-    updated_at: iso(row.updatedAt)!,
-    started_at: iso(row.startedAt),
-    finished_at: iso(row.finishedAt),
-  };
+/** A task as every store returns it. */
+export interface TaskRecord {
+  id: string;
+  type: string;
+  title: string | null;
+  description: string | null;
+  payload: unknown;
+  status: string;
+  /** A rank (see priorityRank). */
+  priority: number;
+  progress: number;
+  progressMessage: string | null;
+  result: unknown;
+  error: string | null;
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  runAt: number;
+  leaseUntil: number | null;
+  workerId: string | null;
+  idempotencyKey: string | null;
+  cancelRequested: boolean;
+  requestId: string | null;
+  /** How long the task is kept once it ends (null: the global retention). */
+  resultTtlMs: number | null;
+  /** When an ended task with a time to live will be deleted. */
+  expiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
 }
-export type TaskView = ReturnType<typeof toTaskView>;
 
-export function toEventView(row: TaskEventRow) {
-  return {
-    id: row.id,
-    task_id: row.taskId,
-    at: iso(row.at)!,
-    status: row.status as TaskStatus,
-    progress: row.progress,
-    message: row.message,
-  };
+/** One entry of a task's history. */
+export interface TaskEvent {
+  id: number;
+  taskId: string;
+  at: number;
+  status: string;
+  progress: number | null;
+  message: string | null;
 }
-export type TaskEventView = ReturnType<typeof toEventView>;

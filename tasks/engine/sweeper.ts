@@ -1,38 +1,42 @@
 /**
  * The sweeper makes the engine independent of messages: every few seconds it
- * puts back tasks whose instance died (expired lease) and lets this instance's
- * workers claim any ready task, whether or not a wake-up ever arrived.
+ * puts back tasks whose instance died (expired lease), lets this instance's
+ * workers claim any ready task whether or not a wake-up ever arrived, and
+ * deletes ended tasks past their time to live.
  */
 import { getLogger } from "@logtape/logtape";
-import type { TasksRepository } from "../../db/tasks_repository.ts";
-import type { WorkerPool } from "./worker_pool.ts";
+import type { TaskStore } from "./store.ts";
 
 const log = getLogger(["fila", "sweeper"]);
-const PURGE_EVERY_MS = 3_600_000;
+/** The global retention (TASK_RETENTION_DAYS) is applied this often. */
+const RETENTION_EVERY_MS = 3_600_000;
+/** Tasks deleted per transaction: a purge never holds the write lock for long. */
+const PURGE_CHUNK = 500;
 
 export interface SweepReport {
   requeued: number;
   claimed: number;
+  purged: number;
 }
 
 export class Sweeper {
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<SweepReport> | null = null;
+  private lastRetentionAt = 0;
   /** The last error of a sweep, or null after a good one (shown by /health). */
   lastError: string | null = null;
-  lastSweepAt: number | null = null;
 
   constructor(
-    private readonly repo: TasksRepository,
-    private readonly pool: WorkerPool,
+    private readonly store: TaskStore,
+    /** Fills free worker slots (null on an instance without workers). */
+    private readonly fill: (() => Promise<number>) | null,
     private readonly intervalMs: number,
-    /** Finished tasks older than this are deleted (0 keeps them forever). */
-    private readonly retentionMs = 0,
+    /** Ended tasks older than this are deleted (0 keeps them forever). */
+    private readonly retentionMs: number,
   ) {}
-  private lastPurgeAt = 0;
 
   start(): void {
-    this.timer = setInterval(() => this.sweep(), this.intervalMs);
+    this.timer ??= setInterval(() => this.sweep(), this.intervalMs);
   }
 
   stop(): void {
@@ -47,22 +51,35 @@ export class Sweeper {
 
   private async pass(): Promise<SweepReport> {
     try {
-      const requeued = await this.repo.requeueExpired();
+      const now = Date.now();
+      const requeued = await this.store.requeueExpired(now);
       if (requeued > 0) log.warn("requeued {requeued} tasks whose lease expired", { requeued });
-      await this.repo.promoteDue();
-      const claimed = await this.repo.hasReady() ? await this.pool.fill() : 0;
-      if (this.retentionMs > 0 && Date.now() - this.lastPurgeAt > PURGE_EVERY_MS) {
-        this.lastPurgeAt = Date.now();
-        const purged = await this.repo.purgeFinished(Date.now() - this.retentionMs);
-        if (purged > 0) log.info("deleted {purged} finished tasks past retention", { purged });
-      }
+      await this.store.promoteDue(now);
+      const claimed = this.fill && await this.store.hasReady(now) ? await this.fill() : 0;
+      const retention = this.retentionMs > 0 && now - this.lastRetentionAt >= RETENTION_EVERY_MS;
+      if (retention) this.lastRetentionAt = now;
+      const purged = await this.purge(now, retention ? now - this.retentionMs : null);
+      if (purged > 0) log.info("deleted {purged} ended tasks past their time", { purged });
       this.lastError = null;
-      this.lastSweepAt = Date.now();
-      return { requeued, claimed };
+      return { requeued, claimed, purged };
     } catch (error) {
       this.lastError = String(error);
       log.error("sweep failed: {error}", { error: this.lastError });
-      return { requeued: 0, claimed: 0 };
+      return { requeued: 0, claimed: 0, purged: 0 };
+    }
+  }
+
+  /**
+   * Deletes expired tasks chunk by chunk, yielding to the event loop between
+   * chunks, so neither this instance nor a neighbour waits on one long delete.
+   */
+  async purge(now: number, retainedSince: number | null): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.store.purgeExpired(now, retainedSince, PURGE_CHUNK);
+      total += n;
+      if (n < PURGE_CHUNK) return total;
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
 }

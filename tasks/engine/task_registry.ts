@@ -1,9 +1,17 @@
 /**
  * Looks task types up by name and checks payloads against their own schemas.
  */
-import { z } from "zod";
-import type { TaskDefinition } from "../types/define_task.ts";
-import { FilaError } from "./errors.ts";
+import type { z } from "zod";
+import { InvalidTaskError } from "./errors.ts";
+import type { TaskDefinition } from "./task_definition.ts";
+
+/** A zod error as the flat list of `{ path, message }` every 400 of Fila carries. */
+export function zodIssues(error: z.ZodError, prefix = ""): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join("."),
+    message: issue.message,
+  }));
+}
 
 export class TaskRegistry {
   private readonly byType = new Map<string, TaskDefinition>();
@@ -29,27 +37,36 @@ export class TaskRegistry {
     return [...this.byType.keys()];
   }
 
-  /** The definition of `type`, or a 400-class error naming the known types. */
+  /** The definition of `type`, or an InvalidTaskError naming the known types. */
   require(type: string): TaskDefinition {
     const definition = this.byType.get(type);
     if (!definition) {
-      throw new FilaError("validation_failed", `unknown task type '${type}'`, {
-        known_types: this.names(),
-      });
+      throw new InvalidTaskError(
+        `unknown task type '${type}'`,
+        [{ path: "type", message: `unknown task type '${type}'` }],
+        { known_types: this.names() },
+      );
     }
     return definition;
   }
 
-  /** Checks `payload` against the type's schema; returns the payload as stored. */
+  /**
+   * Checks `payload` against the type's schema and returns it as stored. No
+   * payload counts as `{}`, so a type whose fields are all optional needs none
+   * (the seeds send `action` without `data`).
+   */
   validatePayload(type: string, payload: unknown): unknown {
     const definition = this.require(type);
-    const parsed = definition.input.safeParse(payload);
+    const given = payload ?? {};
+    const parsed = definition.input.safeParse(given);
     if (!parsed.success) {
-      throw new FilaError("validation_failed", `payload does not fit task type '${type}'`, {
-        issues: z.treeifyError(parsed.error),
-      });
+      const issues = zodIssues(parsed.error, "payload");
+      throw new InvalidTaskError(
+        `payload does not fit task type '${type}': ${issues[0]?.path}: ${issues[0]?.message}`,
+        issues,
+      );
     }
     // Store what the client sent (defaults are applied again at run time).
-    return payload ?? {};
+    return given;
   }
 }

@@ -1,25 +1,17 @@
 /**
- * One instance's workers: claims ready tasks up to `WORKER_CONCURRENCY`, runs
- * them with a lease (renewed by a heartbeat), a timeout and a cancel signal, and
- * records how each attempt ended.
+ * One instance's workers: runs the tasks its turns claimed, up to
+ * `WORKER_CONCURRENCY` at once, each with a lease (renewed by a heartbeat), a
+ * timeout and a cancel signal, and hands how each attempt ended to the turn
+ * writer.
  */
-import { getLogger } from "@logtape/logtape";
-import { setImmediate } from "node:timers";
-import type {
-  Completion,
-  Inserted,
-  NewTaskRow,
-  TasksRepository,
-} from "../../db/tasks_repository.ts";
-import type { TaskRow } from "../../db/schema.ts";
-import type { TaskServices } from "../services.ts";
+import { getLogger, type Logger } from "@logtape/logtape";
 import { retryDelayMs } from "./backoff.ts";
-import type { Pending } from "./same_turn_group.ts";
-import type { Broker } from "./broker.ts";
 import { RetryLaterError, UnrecoverableError } from "./errors.ts";
-import { type Priority, priorityName } from "./model.ts";
+import { priorityName, type TaskRecord } from "./model.ts";
+import type { AttemptEnd, TaskStore } from "./store.ts";
 import type { TaskChanges } from "./task_changes.ts";
 import type { TaskRegistry } from "./task_registry.ts";
+import type { ClaimTarget, TurnWriter } from "./turn_writer.ts";
 
 export interface WorkerPoolOptions {
   workerId: string;
@@ -33,7 +25,7 @@ export type AttemptOutcome = "succeeded" | "retrying" | "failed" | "cancelled" |
 
 /** Observers of the pool (metrics, logs). */
 export interface WorkerPoolHooks {
-  onAttemptEnd?(task: TaskRow, outcome: AttemptOutcome, durationMs: number): void;
+  onAttemptEnd?(task: TaskRecord, outcome: AttemptOutcome, durationMs: number): void;
 }
 
 type AbortKind = "cancel" | "timeout" | "shutdown";
@@ -45,7 +37,7 @@ class AbortReason extends Error {
 }
 
 interface RunningTask {
-  row: TaskRow;
+  task: TaskRecord;
   controller: AbortController;
   done: Promise<void>;
 }
@@ -53,23 +45,16 @@ interface RunningTask {
 const log = getLogger(["fila", "worker"]);
 const CANCEL_POLL_MS = 300;
 
-export class WorkerPool {
+export class WorkerPool implements ClaimTarget {
   private readonly running = new Map<string, RunningTask>();
-  private claiming: Promise<number> | null = null;
-  private pokedWhileClaiming = false;
-  private stopping = false;
-  private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
-  private cancelPollTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Writes waiting for the next turn, with their callers. */
-  private completions: Pending<Completion, boolean>[] = [];
-  private inserts: Pending<NewTaskRow, Inserted>[] = [];
-  private turnScheduled = false;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private cancelPollTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly repo: TasksRepository,
+    private readonly store: TaskStore,
+    private readonly writer: TurnWriter,
     private readonly registry: TaskRegistry,
-    private readonly broker: Broker,
-    private readonly services: TaskServices,
+    private readonly services: unknown,
     private readonly changes: TaskChanges,
     private readonly options: WorkerPoolOptions,
     private readonly hooks: WorkerPoolHooks = {},
@@ -79,8 +64,8 @@ export class WorkerPool {
     return this.running.size;
   }
 
-  get concurrency(): number {
-    return this.options.concurrency;
+  freeSlots(): number {
+    return this.options.concurrency - this.running.size;
   }
 
   /** Starts the heartbeat and the cancel poll (once). */
@@ -91,112 +76,16 @@ export class WorkerPool {
     this.cancelPollTimer = setInterval(() => this.pollCancels(), CANCEL_POLL_MS);
   }
 
-  /**
-   * Runs turns until there is nothing to write and no free slot to fill; resolves
-   * to how many tasks were claimed. A turn is one transaction: the single
-   * submissions and the successes of the last turn of the event loop, and the
-   * claim of ready tasks into the slots free after them.
-   */
-  fill(): Promise<number> {
-    if (this.stopping && !this.hasWrites()) return Promise.resolve(0);
-    if (this.claiming) {
-      this.pokedWhileClaiming = true;
-      return Promise.resolve(0);
-    }
-    this.claiming = this.claimLoop().finally(() => {
-      this.claiming = null;
-      // a slot freed (or a write arrived) between the loop's last look and now
-      if (this.pokedWhileClaiming) this.fill();
-    });
-    return this.claiming;
-  }
-
-  private hasWrites(): boolean {
-    return this.completions.length > 0 || this.inserts.length > 0;
-  }
-
-  private async claimLoop(): Promise<number> {
-    let claimed = 0;
-    do {
-      this.pokedWhileClaiming = false;
-      for (;;) {
-        const done = this.completions;
-        const inserts = this.inserts;
-        this.completions = [];
-        this.inserts = [];
-        // the tasks being finished still hold their slots until this write ends
-        const free = this.stopping ? 0 : this.options.concurrency - this.running.size + done.length;
-        if (free <= 0 && done.length === 0 && inserts.length === 0) break;
-        let rows: TaskRow[];
-        try {
-          const turn = await this.repo.turn({
-            inserts: inserts.map((i) => i.item),
-            completions: done.map((d) => d.item),
-            claim: {
-              workerId: this.options.workerId,
-              limit: Math.max(0, free),
-              leaseMs: this.options.leaseMs,
-            },
-          });
-          inserts.forEach((p, i) => p.resolve(turn.inserted[i]));
-          done.forEach((d, i) => d.resolve(turn.written[i]));
-          rows = turn.claimed;
-        } catch (error) {
-          for (const p of [...inserts, ...done]) p.reject(error);
-          log.error("turn failed: {error}", { error: String(error) });
-          return claimed;
-        }
-        for (const row of rows) this.start1(row);
-        claimed += rows.length;
-        if (rows.length < free && !this.hasWrites()) break;
-      }
-    } while (this.pokedWhileClaiming);
-    return claimed;
-  }
-
-  /**
-   * Stores a single submission in the next turn, where a free slot claims it in
-   * the same transaction (the engine sends batches to the repository directly).
-   */
-  insert(row: NewTaskRow): Promise<Inserted> {
-    return this.forNextTurn(this.inserts, row);
-  }
-
-  /** Records a success in the next turn. */
-  private complete(item: Completion): Promise<boolean> {
-    return this.forNextTurn(this.completions, item);
-  }
-
-  private forNextTurn<I, O>(queue: Pending<I, O>[], item: I): Promise<O> {
-    return new Promise((resolve, reject) => {
-      queue.push({ item, resolve, reject });
-      this.scheduleTurn();
-    });
-  }
-
-  /**
-   * The next turn runs after this turn of the event loop, so the writes asked
-   * for in it go together. setImmediate, not setTimeout(0): chained timers are
-   * clamped to 1–4 ms, which left the worker idle between turns.
-   */
-  private scheduleTurn(): void {
-    if (this.turnScheduled) return;
-    this.turnScheduled = true;
-    setImmediate(() => {
-      this.turnScheduled = false;
-      this.fill();
-    });
-  }
-
-  private start1(row: TaskRow): void {
+  /** Runs a claimed task. Must not throw (see TurnWriter). */
+  launch(task: TaskRecord): void {
     const controller = new AbortController();
-    const entry: RunningTask = { row, controller, done: Promise.resolve() };
-    this.running.set(row.id, entry);
-    this.changes.emit(row.id);
-    entry.done = this.execute(row, controller).finally(() => {
-      this.running.delete(row.id);
-      this.changes.emit(row.id);
-      this.fill();
+    const entry: RunningTask = { task, controller, done: Promise.resolve() };
+    this.running.set(task.id, entry);
+    this.changes.emit(task.id);
+    entry.done = this.execute(task, controller).finally(() => {
+      this.running.delete(task.id);
+      this.changes.emit(task.id);
+      this.writer.fill();
     });
   }
 
@@ -204,116 +93,111 @@ export class WorkerPool {
    * Runs one attempt and records its end. Must not throw: the task is claimed, and
    * only a recorded end (or the lease running out) releases it.
    */
-  private async execute(row: TaskRow, controller: AbortController): Promise<void> {
+  private async execute(task: TaskRecord, controller: AbortController): Promise<void> {
     const started = performance.now();
-    const attempt = row.attempts;
-    const priority: Priority = priorityName(row.priority);
-    const taskLog = getLogger(["fila", "task", row.type]).with({
-      taskId: row.id,
-      type: row.type,
-      requestId: row.requestId,
+    const owner = { id: task.id, workerId: this.options.workerId, attempt: task.attempts };
+    const taskLog = getLogger(["fila", "task", task.type]).with({
+      taskId: task.id,
+      type: task.type,
+      requestId: task.requestId,
     });
     const timeout = setTimeout(
-      () => controller.abort(new AbortReason("timeout", `timed out after ${row.timeoutMs} ms`)),
-      row.timeoutMs,
+      () => controller.abort(new AbortReason("timeout", `timed out after ${task.timeoutMs} ms`)),
+      task.timeoutMs,
     );
-    let outcome: AttemptOutcome = "lost";
+    let end: AttemptEnd | null;
     try {
-      const definition = this.registry.get(row.type);
-      if (!definition) throw new UnrecoverableError(`unknown task type '${row.type}'`);
-      const parsed = definition.input.safeParse(row.payload);
-      if (!parsed.success) {
-        throw new UnrecoverableError(`payload no longer valid: ${parsed.error.message}`);
-      }
-      const result = await runUntilAborted(
-        () =>
-          definition.run({
-            input: parsed.data,
-            taskId: row.id,
-            attempt,
-            maxAttempts: row.maxAttempts,
-            priority,
-            signal: controller.signal,
-            log: taskLog,
-            services: this.services,
-            progress: async (percent, message) => {
-              const pct = Math.max(0, Math.min(100, Math.round(percent)));
-              await this.repo.progress(
-                row.id,
-                this.options.workerId,
-                attempt,
-                pct,
-                message ?? null,
-              );
-              this.changes.emit(row.id);
-            },
-          }),
-        controller.signal,
-      );
-      outcome =
-        await this.complete({ id: row.id, workerId: this.options.workerId, attempt, result })
-          ? "succeeded"
-          : "lost";
+      const result = await this.run(task, controller.signal, taskLog);
+      end = { ...owner, outcome: "succeeded", result: toJsonText(result) };
     } catch (error) {
-      outcome = await this.recordFailure(row, attempt, error, controller.signal, taskLog);
+      end = this.failure(task, owner, error, controller.signal);
     } finally {
       clearTimeout(timeout);
     }
+    let outcome: AttemptOutcome = "lost";
+    if (end) {
+      if (end.outcome === "retrying" || end.outcome === "failed") {
+        taskLog.warn("attempt {attempt} of {maxAttempts} failed: {error}", {
+          attempt: task.attempts,
+          maxAttempts: task.maxAttempts,
+          error: end.error,
+          retryInMs: end.outcome === "retrying" ? end.retryAt - Date.now() : null,
+        });
+      }
+      try {
+        // an end is retried until the lease would have run out, then the sweeper decides
+        if (await this.writer.end(end, this.options.leaseMs)) outcome = end.outcome;
+      } catch (error) {
+        log.error("could not record the end of task {id}: {error}", {
+          id: task.id,
+          error: String(error),
+        });
+      }
+    }
     const durationMs = performance.now() - started;
-    if (outcome === "lost") {
-      taskLog.warn("attempt {attempt} ended but the task was no longer ours", { attempt });
-    } else {taskLog.debug("attempt {attempt} {outcome} in {durationMs} ms", {
-        attempt,
+    if (outcome === "lost" && end) {
+      taskLog.warn("attempt {attempt} ended but the task was no longer ours", {
+        attempt: task.attempts,
+      });
+    } else {
+      taskLog.debug("attempt {attempt} {outcome} in {durationMs} ms", {
+        attempt: task.attempts,
         outcome,
         durationMs,
-      });}
+      });
+    }
     try {
-      this.hooks.onAttemptEnd?.(row, outcome, durationMs);
+      this.hooks.onAttemptEnd?.(task, outcome, durationMs);
     } catch { /* observers must not break the pool */ }
   }
 
-  private async recordFailure(
-    row: TaskRow,
-    attempt: number,
+  private run(task: TaskRecord, signal: AbortSignal, taskLog: Logger): Promise<unknown> {
+    const definition = this.registry.get(task.type);
+    if (!definition) throw new UnrecoverableError(`unknown task type '${task.type}'`);
+    const parsed = definition.input.safeParse(task.payload);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`payload no longer valid: ${parsed.error.message}`);
+    }
+    const owner = { id: task.id, workerId: this.options.workerId, attempt: task.attempts };
+    return runUntilAborted(
+      () =>
+        definition.run({
+          input: parsed.data,
+          taskId: task.id,
+          attempt: task.attempts,
+          maxAttempts: task.maxAttempts,
+          priority: priorityName(task.priority),
+          signal,
+          log: taskLog,
+          services: this.services,
+          progress: async (percent, message) => {
+            const pct = Math.max(0, Math.min(100, Math.round(percent)));
+            await this.store.progress(owner, pct, message ?? null);
+            this.changes.emit(task.id);
+          },
+        }),
+      signal,
+    );
+  }
+
+  /** The end of a failed attempt, or null when it is not this worker's to write. */
+  private failure(
+    task: TaskRecord,
+    owner: { id: string; workerId: string; attempt: number },
     error: unknown,
     signal: AbortSignal,
-    taskLog: ReturnType<typeof getLogger>,
-  ): Promise<AttemptOutcome> {
+  ): AttemptEnd | null {
     const reason = signal.aborted && signal.reason instanceof AbortReason ? signal.reason : null;
-    const workerId = this.options.workerId;
-    try {
-      if (reason?.kind === "shutdown") return "lost"; // handed back by stop()
-      if (reason?.kind === "cancel") {
-        return await this.repo.finishCancelled(row.id, workerId, attempt) ? "cancelled" : "lost";
-      }
-      const message = reason ? reason.message : errorMessage(error);
-      const retryable = !(error instanceof UnrecoverableError) && attempt < row.maxAttempts;
-      let retryAt: number | null = null;
-      if (retryable) {
-        let delay = retryDelayMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs);
-        if (error instanceof RetryLaterError) delay = Math.max(delay, error.retryAfterMs);
-        retryAt = Date.now() + delay;
-      }
-      taskLog.warn("attempt {attempt} of {maxAttempts} failed: {error}", {
-        attempt,
-        maxAttempts: row.maxAttempts,
-        error: message,
-        retryInMs: retryAt === null ? null : retryAt - Date.now(),
-      });
-      if (!await this.repo.failAttempt(row.id, workerId, attempt, message, retryAt)) return "lost";
-      if (retryAt !== null) {
-        await this.broker.notify([{ id: row.id, delayMs: retryAt - Date.now() }]).catch(() => {});
-        return "retrying";
-      }
-      return "failed";
-    } catch (dbError) {
-      // The lease will run out and the sweeper will put the task back.
-      log.error("could not record the end of task {id}: {error}", {
-        id: row.id,
-        error: String(dbError),
-      });
-      return "lost";
+    if (reason?.kind === "shutdown") return null; // handed back by stop()
+    if (reason?.kind === "cancel") {
+      return { ...owner, outcome: "cancelled", reason: "stopped while running" };
     }
+    const message = reason ? reason.message : errorMessage(error);
+    const retryable = !(error instanceof UnrecoverableError) && task.attempts < task.maxAttempts;
+    if (!retryable) return { ...owner, outcome: "failed", error: message };
+    let delay = retryDelayMs(task.attempts, this.options.retryBaseMs, this.options.retryMaxMs);
+    if (error instanceof RetryLaterError) delay = Math.max(delay, error.retryAfterMs);
+    return { ...owner, outcome: "retrying", error: message, retryAt: Date.now() + delay };
   }
 
   /** Resolves when a running task ends (a slot frees) or after `ms`, whichever is first. */
@@ -336,7 +220,7 @@ export class WorkerPool {
   private async heartbeat(): Promise<void> {
     if (this.running.size === 0) return;
     try {
-      await this.repo.renewLeases(
+      await this.store.renewLeases(
         this.options.workerId,
         [...this.running.keys()],
         Date.now() + this.options.leaseMs,
@@ -349,7 +233,7 @@ export class WorkerPool {
   private async pollCancels(): Promise<void> {
     if (this.running.size === 0) return;
     try {
-      for (const id of await this.repo.cancelRequested([...this.running.keys()])) {
+      for (const id of await this.store.cancelRequested([...this.running.keys()])) {
         this.abortForCancel(id);
       }
     } catch (error) {
@@ -358,12 +242,10 @@ export class WorkerPool {
   }
 
   /**
-   * Stops claiming, gives running tasks `graceMs` to end, then aborts the rest
-   * and hands them back to `queued` for another instance.
+   * Gives running tasks `graceMs` to end, then aborts the rest and hands them
+   * back to `queued` for another instance. Claims must be closed first.
    */
   async stop(graceMs: number): Promise<void> {
-    this.stopping = true;
-    await this.claiming?.catch(() => {});
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all(), new Promise((r) => graceTimer = setTimeout(r, graceMs))]);
@@ -374,7 +256,7 @@ export class WorkerPool {
         r.controller.abort(new AbortReason("shutdown", "instance shutting down"));
       }
       try {
-        const handed = await this.repo.handBack(this.options.workerId, left.map((r) => r.row.id));
+        const handed = await this.store.handBack(this.options.workerId, left.map((r) => r.task.id));
         log.info("handed {count} running tasks back at shutdown", { count: handed });
       } catch (error) {
         log.error("could not hand tasks back (their leases will expire): {error}", {
@@ -398,6 +280,18 @@ function runUntilAborted<T>(fn: () => T | Promise<T>, signal: AbortSignal): Prom
       signal.removeEventListener("abort", onAbort)
     );
   });
+}
+
+/**
+ * A task's result as JSON text: written as it is by every store. A result that
+ * JSON cannot hold fails the attempt here rather than the whole turn later.
+ */
+function toJsonText(result: unknown): string {
+  const text = JSON.stringify(result ?? null);
+  if (text === undefined) {
+    throw new UnrecoverableError("the task returned a value JSON cannot hold");
+  }
+  return text;
 }
 
 function errorMessage(error: unknown): string {

@@ -1,28 +1,19 @@
 /**
  * Statistics over stored data: sales of a region in a month (orders, revenue,
  * mean ticket, top products, by day), or a pair's quotes in a month (daily
- * open/high/low/close/mean). Nothing stored for the question → an empty answer.
+ * open/high/low/close/mean). When nothing matches, the answer says what exists.
  */
 import { z } from "zod";
-import { QuotesRepository } from "../../db/quotes_repository.ts";
-import { SalesRepository } from "../../db/sales_repository.ts";
+import { canonicalRegion } from "./csv/sales_generator.ts";
 import { defineTask } from "./define_task.ts";
-
-export const monthSchema = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, {
-  message: "month must be YYYY-MM",
-});
+import { monthSchema, pairSchema } from "./patterns.ts";
 
 export const aggregateInput = z.union([
   z.object({
-    region: z.string().min(1).max(50).transform((r) => r.toLowerCase()),
+    region: z.string().min(1).max(50).transform(canonicalRegion),
     month: monthSchema,
   }).strict(),
-  z.object({
-    pair: z.string().regex(/^[A-Za-z0-9]{2,10}-[A-Za-z0-9]{2,10}$/).transform((p) =>
-      p.toUpperCase()
-    ),
-    month: monthSchema,
-  }).strict(),
+  z.object({ pair: pairSchema, month: monthSchema }).strict(),
 ]);
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -32,13 +23,10 @@ export const aggregate = defineTask({
   description:
     "Sales of a `region` in a `month` (YYYY-MM), or daily OHLC of a quote `pair` in a `month`.",
   input: aggregateInput,
-  example: { region: "south", month: "2026-03" },
+  example: { region: "sudeste", month: "2025-01" },
   async run({ input, services }) {
     if ("region" in input) {
-      const { byDay, byProduct } = await new SalesRepository(services.db).regionMonth(
-        input.region,
-        input.month,
-      );
+      const { byDay, byProduct } = await services.sales.regionMonth(input.region, input.month);
       const orders = byDay.reduce((n, d) => n + d.orders, 0);
       const revenue = round2(byDay.reduce((n, d) => n + d.revenue, 0));
       return {
@@ -50,9 +38,10 @@ export const aggregate = defineTask({
         mean_ticket: orders === 0 ? 0 : round2(revenue / orders),
         top_products: byProduct,
         by_day: byDay,
+        ...(orders === 0 ? await noSalesHint(services.sales.coverage()) : {}),
       };
     }
-    const readings = await new QuotesRepository(services.db).month(input.pair, input.month);
+    const readings = await services.quotes.month(input.pair, input.month);
     const days = new Map<string, number[]>();
     for (const r of readings) {
       const day = new Date(r.timestamp).toISOString().slice(0, 10);
@@ -77,3 +66,15 @@ export const aggregate = defineTask({
     };
   },
 });
+
+/** What to tell someone whose region and month matched no order: what there is. */
+async function noSalesHint(coverage: Promise<{ regions: string[]; months: string[] }>) {
+  const { regions, months } = await coverage;
+  return {
+    hint: regions.length === 0
+      ? "no sales are stored yet: load a file first, e.g. POST /process-csv?filename=vendas.csv"
+      : "no orders for this region and month; see available_regions and available_months",
+    available_regions: regions,
+    available_months: months,
+  };
+}

@@ -7,11 +7,12 @@
 import { Readable } from "node:stream";
 import { CsvError, parse } from "csv-parse";
 import { z } from "zod";
-import { type NewSale, SalesRepository } from "../../db/sales_repository.ts";
 import { UnrecoverableError } from "../engine/errors.ts";
 import { ColumnStats } from "./csv/column_stats.ts";
 import { generateSalesCsv, SALES_COLUMNS } from "./csv/sales_generator.ts";
 import { defineTask } from "./define_task.ts";
+import { filenameSchema } from "./patterns.ts";
+import type { Sale } from "../stores.ts";
 
 export const MAX_GENERATED_ROWS = 5_000_000;
 const MAX_URL_BYTES = 100 * 1024 * 1024;
@@ -19,10 +20,6 @@ const INSERT_BATCH = 500;
 /** Progress is stored every this many percent. */
 const PROGRESS_STEP = 5;
 const YIELD_EVERY_ROWS = 1_000;
-
-const filenameSchema = z.string().regex(/^[\w.-]{1,100}$/, {
-  message: "filename: letters, digits, '.', '_' and '-' only (at most 100)",
-});
 
 export const processCsvInput = z.object({
   csv: z.string().min(1).max(900_000).optional(),
@@ -111,13 +108,13 @@ export const processCsv = defineTask({
     const feed = Readable.from(source.chunks);
     feed.on("error", (error) => parser.destroy(error));
     feed.pipe(parser);
-    const repo = new SalesRepository(services.db);
+    const repo = services.sales;
 
     let stats: ColumnStats | null = null;
     let isSales = false;
     let rows = 0;
     let stored = 0;
-    let batch: NewSale[] = [];
+    let batch: Sale[] = [];
     let reportedStep = 0;
     const flush = async () => {
       if (batch.length === 0) return;

@@ -1,7 +1,7 @@
 /**
  * The task types this service runs. Adding one: a file in this folder and a line here.
  */
-import type { TaskDefinition } from "./define_task.ts";
+import type { FilaTaskDefinition } from "./define_task.ts";
 import { aggregate } from "./aggregate.ts";
 import { noop } from "./noop.ts";
 import { processCsv } from "./process_csv.ts";
@@ -12,7 +12,7 @@ import { sum } from "./sum.ts";
 import { uppercase } from "./uppercase.ts";
 import { work } from "./work.ts";
 
-export const taskTypes: TaskDefinition[] = [
+export const taskTypes: FilaTaskDefinition[] = [
   noop,
   uppercase,
   sum,
@@ -22,4 +22,4 @@ export const taskTypes: TaskDefinition[] = [
   aggregate,
   sendEmail,
   sendReport,
-] as TaskDefinition[];
+] as FilaTaskDefinition[];

@@ -3,8 +3,6 @@
  * task counts — as a text summary plus a CSV attachment, and mails it.
  */
 import { z } from "zod";
-import { SalesRepository } from "../../db/sales_repository.ts";
-import { TasksRepository } from "../../db/tasks_repository.ts";
 import type { TaskServices } from "../services.ts";
 import { defineTask } from "./define_task.ts";
 
@@ -29,7 +27,7 @@ export function toCsv(header: string[], rows: (string | number | null)[][]): str
 
 async function build(kind: "sales" | "quotes" | "tasks", services: TaskServices): Promise<Report> {
   if (kind === "sales") {
-    const regions = await new SalesRepository(services.db).byRegion();
+    const regions = await services.sales.byRegion();
     const orders = regions.reduce((n, r) => n + r.orders, 0);
     const revenue = Math.round(regions.reduce((n, r) => n + r.revenue, 0) * 100) / 100;
     return {
@@ -58,13 +56,13 @@ async function build(kind: "sales" | "quotes" | "tasks", services: TaskServices)
       ) => [q.pair, q.bid, q.ask, q.high, q.low, q.pctChange, new Date(q.timestamp).toISOString()]),
     };
   }
-  const counts = await new TasksRepository(services.db).countsByTypeAndStatus();
-  const total = counts.reduce((n, c) => n + c.count, 0);
+  const counts = await services.taskCounts();
+  const total = counts.reduce((n, c) => n + c.n, 0);
   return {
     title: "Tasks",
-    lines: [`${total} tasks`, ...counts.map((c) => `${c.type} ${c.status}: ${c.count}`)],
+    lines: [`${total} tasks`, ...counts.map((c) => `${c.type} ${c.status}: ${c.n}`)],
     header: ["type", "status", "count"],
-    rows: counts.map((c) => [c.type, c.status, c.count]),
+    rows: counts.map((c) => [c.type, c.status, c.n]),
   };
 }
 

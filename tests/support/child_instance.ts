@@ -5,7 +5,7 @@
 import { loadConfig } from "../../config.ts";
 import { configureLogging, startFila } from "../../main.ts";
 import { testTaskTypes } from "./test_task_types.ts";
-import { refreshQuotesTick } from "../../tasks/engine/cron.ts";
+import { refreshQuotesTick } from "../../tasks/minute_jobs.ts";
 
 const config = loadConfig();
 await configureLogging(config);

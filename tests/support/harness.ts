@@ -5,7 +5,8 @@
  */
 import { loadConfig } from "../../config.ts";
 import { type FilaInstance, startFila } from "../../main.ts";
-import type { TaskDefinition } from "../../tasks/types/define_task.ts";
+import type { TaskDefinition } from "../../tasks/engine/task_definition.ts";
+import { openSql, type SqlClient } from "./sql.ts";
 import { testTaskTypes } from "./test_task_types.ts";
 
 /** A parsed JSON answer: tests assert on its shape, so it is left loose on purpose. */
@@ -28,6 +29,8 @@ export interface TestFila {
     headers?: Record<string, string>,
   ): Promise<{ status: number; body: Json }>;
   get(path: string): Promise<{ status: number; body: Json }>;
+  /** Plain SQL on the instance's database (a separate connection, closed by stop). */
+  sql: SqlClient;
   /** Polls GET /tasks/:id until `predicate` holds (default: a final status). */
   waitForTask(id: string, predicate?: (task: Json) => boolean, timeoutMs?: number): Promise<Json>;
   stop(): Promise<void>;
@@ -70,12 +73,15 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
     extraTaskTypes: [...testTaskTypes, ...(options.extraTaskTypes ?? [])],
   });
   const url = instance.url!;
+  const sql = openSql(config.DATABASE_URL);
   return {
     ...clientFor(url),
     url,
     dir,
     instance,
+    sql,
     async stop() {
+      await sql.close();
       await instance.stop(0);
       if (removeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },

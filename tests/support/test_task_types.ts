@@ -6,6 +6,13 @@ import { z } from "zod";
 import { defineTask } from "../../tasks/types/define_task.ts";
 import { sleep } from "../../tasks/engine/sleep.ts";
 import { UnrecoverableError } from "../../tasks/engine/errors.ts";
+import { openSql, type SqlClient } from "./sql.ts";
+
+let executions: SqlClient | null = null;
+/** The instance's database, as its DATABASE_URL names it (test_record runs in child processes). */
+function executionLog(): SqlClient {
+  return executions ??= openSql(Deno.env.get("DATABASE_URL") ?? "file:./data/fila.db");
+}
 
 /** Fails its first `fail_times` attempts, then succeeds. */
 export const flaky = defineTask({
@@ -51,17 +58,17 @@ export const recordExecution = defineTask({
   description: "test: records every execution",
   input: z.object({ ms: z.number().int().min(0).default(0) }).default({ ms: 0 }),
   example: { ms: 0 },
-  run: async ({ input, signal, taskId, attempt, services }) => {
-    const client =
-      (services.db as unknown as { $client: { execute: (q: unknown) => Promise<unknown> } })
-        .$client;
-    await client.execute(
+  run: async ({ input, signal, taskId, attempt }) => {
+    const db = executionLog();
+    await db.query(
       "CREATE TABLE IF NOT EXISTS test_executions (task_id TEXT, attempt INTEGER, pid INTEGER, at INTEGER)",
     );
-    await client.execute({
-      sql: "INSERT INTO test_executions VALUES (?, ?, ?, ?)",
-      args: [taskId, attempt, Deno.pid, Date.now()],
-    });
+    await db.query("INSERT INTO test_executions VALUES (?, ?, ?, ?)", [
+      taskId,
+      attempt,
+      Deno.pid,
+      Date.now(),
+    ]);
     if (input.ms > 0) await sleep(input.ms, signal);
     return { attempt };
   },

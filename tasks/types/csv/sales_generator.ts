@@ -12,7 +12,27 @@ export const SALES_COLUMNS = [
   "unit_price",
   "amount",
 ] as const;
-export const REGIONS = ["north", "northeast", "midwest", "southeast", "south"] as const;
+/** Brazil's five regions, as the seed tutorials name them. */
+export const REGIONS = ["norte", "nordeste", "centro-oeste", "sudeste", "sul"] as const;
+/** English names accepted for them. */
+const REGION_ALIASES: Record<string, (typeof REGIONS)[number]> = {
+  north: "norte",
+  northeast: "nordeste",
+  midwest: "centro-oeste",
+  "center-west": "centro-oeste",
+  southeast: "sudeste",
+  south: "sul",
+};
+
+/** A region as stored: lower case, English names mapped to the Portuguese ones. */
+export function canonicalRegion(region: string): string {
+  const lower = region.trim().toLowerCase();
+  return REGION_ALIASES[lower] ?? lower;
+}
+
+/** Generated sales cover these two years (the seeds ask for months of 2025). */
+const FIRST_DAY = Date.UTC(2025, 0, 1);
+const DAYS = 730;
 const PRODUCTS: [string, number][] = [
   ["notebook", 4200],
   ["monitor", 1350],
@@ -49,13 +69,10 @@ export async function* generateSalesCsv(
   rowsPerChunk = 2_000,
 ): AsyncGenerator<string> {
   const random = mulberry32(seedOf(filename));
-  const start = Date.UTC(2026, 0, 1);
   let chunk = `${SALES_COLUMNS.join(",")}\n`;
   for (let i = 0; i < numRows; i++) {
-    const date = new Date(start + Math.floor(random() * 365) * 86_400_000).toISOString().slice(
-      0,
-      10,
-    );
+    const day = FIRST_DAY + Math.floor(random() * DAYS) * 86_400_000;
+    const date = new Date(day).toISOString().slice(0, 10);
     const region = REGIONS[Math.floor(random() * REGIONS.length)];
     const [product, basePrice] = PRODUCTS[Math.floor(random() * PRODUCTS.length)];
     const quantity = 1 + Math.floor(random() * 10);

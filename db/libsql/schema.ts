@@ -28,6 +28,12 @@ export const tasks = sqliteTable("tasks", {
   idempotencyKey: text("idempotency_key"),
   cancelRequested: integer("cancel_requested", { mode: "boolean" }).notNull().default(false),
   requestId: text("request_id"),
+  /** Why the last change happened; the history triggers copy it into task_events (see TaskStore). */
+  note: text("note"),
+  /** Keep the task this long after it ends (null: the global retention). */
+  resultTtlMs: integer("result_ttl_ms"),
+  /** finished_at + result_ttl_ms, set when the task ends with a TTL: what the purge looks at. */
+  expiresAt: integer("expires_at"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
   startedAt: integer("started_at"),
@@ -35,13 +41,19 @@ export const tasks = sqliteTable("tasks", {
 }, (t) => [
   uniqueIndex("tasks_idempotency_key_uq").on(t.idempotencyKey),
   // the claim: waiting tasks in priority order, then by when they became due
-  index("tasks_ready_idx").on(t.priority, t.runAt)
+  // (status last: /queue/stats counts waiting tasks by status and priority from the index alone)
+  index("tasks_ready_idx").on(t.priority, t.runAt, t.status)
     .where(sql`status in ('queued', 'scheduled', 'retrying')`),
-  index("tasks_status_idx").on(t.status, t.priority),
-  index("tasks_type_created_idx").on(t.type, t.createdAt),
-  // No index on created_at (ids are UUIDv7, so "newest first" is the primary key
-  // backwards) nor on worker_id (a worker's rows are found among the few running
-  // ones): every index is one more page written per task state change.
+  // listing by status or type newest first (ids are UUIDv7: creation order) and counting
+  // by status or type read these indexes alone, never the table
+  index("tasks_status_id_idx").on(t.status, t.id),
+  index("tasks_type_id_idx").on(t.type, t.id),
+  // throughput per minute and the retention purge: recent or old ended tasks only
+  index("tasks_finished_idx").on(t.finishedAt, t.status).where(sql`finished_at is not null`),
+  index("tasks_expires_idx").on(t.expiresAt).where(sql`expires_at is not null`),
+  // No index on created_at (the primary key backwards is "newest first") nor on
+  // worker_id (a worker's rows are found among the few running ones): every
+  // index is one more page written per task state change.
 ]);
 
 export const taskEvents = sqliteTable("task_events", {

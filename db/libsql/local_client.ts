@@ -12,6 +12,18 @@
  * Fila use (execute, batch, migrate, transaction, executeMultiple, close), with
  * the same results and the same `LibsqlError` codes (SQLITE_BUSY, ...).
  * Remote databases (libsql://, http(s)://) keep using @libsql/client.
+ *
+ * Waiting for another process's lock. SQLite's busy handler sleeps inside the
+ * native call, on Fila's one JavaScript thread: with a long busy timeout an
+ * instance answered nothing while a neighbour held the lock. So the native
+ * timeout is short, and a write that still finds the lock taken waits in
+ * JavaScript (timers, backoff) and tries again, up to a bound in total, while
+ * reads, HTTP and heartbeats go on. And a prepared statement that meets
+ * SQLITE_BUSY is left half-run by libsql (it keeps its read snapshot and every
+ * later COMMIT on the connection fails with "SQL statements in progress"), so no
+ * write statement may meet it: every write runs inside a `BEGIN IMMEDIATE` that
+ * took the lock first (BEGIN runs through `exec`, which leaves nothing behind),
+ * and a read that meets it is simply run again, which resets it.
  */
 import Database from "libsql";
 import type {
@@ -33,6 +45,21 @@ type SqlValue = string | number | bigint | null | Uint8Array;
 
 /** How many distinct statements stay prepared (IN-lists of varying length make many). */
 const STATEMENT_CACHE_SIZE = 512;
+/** How long one native call may sleep in SQLite's busy handler (on the event loop). */
+export const NATIVE_BUSY_TIMEOUT_MS = 20;
+/** Waits between tries when the lock is taken: from the first to the cap, doubling. */
+const BUSY_RETRY_FIRST_MS = 5;
+const BUSY_RETRY_CAP_MS = 200;
+
+/** Whether `error` says another connection holds a lock we need. */
+export function isBusyError(error: unknown): boolean {
+  const code = String((error as { code?: string })?.code ?? "");
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") ||
+    /database is (locked|busy)/i.test(String((error as Error)?.message ?? ""));
+}
+
+/** Statements that only read: they run outside a write transaction. */
+const READ_ONLY = /^\s*(select|pragma|explain|values)\b/i;
 
 const VALUES = Symbol("values");
 
@@ -158,10 +185,15 @@ function resultSet(
   };
 }
 
+/**
+ * "deferred" takes the write lock at the first write, inside a prepared
+ * statement, where meeting SQLITE_BUSY leaves the statement half-run (see the
+ * header): so it takes the lock up front, like "write".
+ */
 const BEGIN: Record<TransactionMode, string> = {
   write: "BEGIN IMMEDIATE",
   read: "BEGIN TRANSACTION READONLY",
-  deferred: "BEGIN DEFERRED",
+  deferred: "BEGIN IMMEDIATE",
 };
 
 /** One connection to an embedded database, with its prepared statements. */
@@ -181,6 +213,24 @@ class Connection {
   execute(stmt: InStatement | string, args?: InArgs): ResultSet {
     const sql = typeof stmt === "string" ? stmt : stmt.sql;
     const bound = toArgs(typeof stmt === "string" ? args : stmt.args);
+    try {
+      return this.run(sql, bound);
+    } catch (error) {
+      if (!isBusyError(error)) throw error;
+      // A statement that met SQLITE_BUSY stays half-run until it runs again: do
+      // that now for a read (harmless), and forget the statement either way.
+      const prepared = this.cache.get(sql);
+      this.cache.delete(sql);
+      if (prepared?.columns && READ_ONLY.test(sql)) {
+        try {
+          prepared.statement.all(bound);
+        } catch { /* still busy: the caller tries again later */ }
+      }
+      throw error;
+    }
+  }
+
+  private run(sql: string, bound: SqlValue[] | Record<string, SqlValue>): ResultSet {
     try {
       const prepared = this.prepare(sql);
       if (prepared.columns) {
@@ -233,6 +283,11 @@ class Connection {
 
   rollbackIfOpen(): void {
     if (this.db.open && this.db.inTransaction) this.exec("ROLLBACK");
+  }
+
+  /** Whether `sql` only reads, so it may run outside a write transaction. */
+  static readsOnly(sql: string): boolean {
+    return READ_ONLY.test(sql);
   }
 
   /** `stmts` in one transaction begun by `begin`: all of them, or none. */
@@ -289,29 +344,40 @@ export class LocalClient implements Client {
   closed = false;
   readonly protocol = "file";
   private readonly connection: Connection;
+  private readonly lockWaitMs: number;
   private transactionEnded: Promise<void> | null = null;
 
-  constructor(path: string, options: { timeout?: number } = {}) {
-    this.connection = new Connection(new Database(path, { timeout: options.timeout }));
+  /** `lockWaitMs`: how long in total a write may wait for another process's lock. */
+  constructor(path: string, options: { lockWaitMs?: number } = {}) {
+    this.connection = new Connection(new Database(path, { timeout: NATIVE_BUSY_TIMEOUT_MS }));
+    this.lockWaitMs = options.lockWaitMs ?? 10_000;
   }
 
   execute(stmtOrSql: InStatement | string, args?: InArgs): Promise<ResultSet> {
-    return this.whenFree(() => this.connection.execute(stmtOrSql, args));
+    const sql = typeof stmtOrSql === "string" ? stmtOrSql : stmtOrSql.sql;
+    if (Connection.readsOnly(sql)) {
+      return this.withLockRetry(() => this.connection.execute(stmtOrSql, args));
+    }
+    // a write takes the lock first (see the header); args go with a bare SQL string
+    const stmt: InStatement | [string, InArgs?] = typeof stmtOrSql === "string"
+      ? [stmtOrSql, args]
+      : stmtOrSql;
+    return this.withLockRetry(() => this.connection.executeInTransaction(BEGIN.write, [stmt])[0]);
   }
 
   batch(
     stmts: (InStatement | [string, InArgs?])[],
     mode: TransactionMode = "deferred",
   ): Promise<ResultSet[]> {
-    return this.whenFree(() => this.connection.executeInTransaction(BEGIN[mode], stmts));
+    return this.withLockRetry(() => this.connection.executeInTransaction(BEGIN[mode], stmts));
   }
 
   migrate(stmts: InStatement[]): Promise<ResultSet[]> {
-    return this.whenFree(() => {
+    return this.withLockRetry(() => {
       const connection = this.connection;
       connection.exec("PRAGMA foreign_keys=off");
       try {
-        return connection.executeInTransaction(BEGIN.deferred, stmts);
+        return connection.executeInTransaction(BEGIN.write, stmts);
       } finally {
         connection.exec("PRAGMA foreign_keys=on");
       }
@@ -319,10 +385,27 @@ export class LocalClient implements Client {
   }
 
   transaction(mode: TransactionMode = "write"): Promise<Transaction> {
-    return this.whenFree(() => {
+    return this.withLockRetry(() => {
       this.connection.exec(BEGIN[mode]);
       return new LocalTransaction(this.connection, this.hold());
     });
+  }
+
+  /**
+   * Whether a write could take the lock within `withinMs` (for /health): begins
+   * a write transaction and rolls it back at once.
+   */
+  async canWrite(withinMs: number): Promise<boolean> {
+    try {
+      await this.withLockRetry(() => {
+        this.connection.exec(BEGIN.write);
+        this.connection.exec("ROLLBACK");
+      }, withinMs);
+      return true;
+    } catch (error) {
+      if (isBusyError(error)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -337,7 +420,7 @@ export class LocalClient implements Client {
   }
 
   executeMultiple(sql: string): Promise<void> {
-    return this.whenFree(() => {
+    return this.withLockRetry(() => {
       try {
         this.connection.exec(sql);
       } finally {
@@ -357,6 +440,25 @@ export class LocalClient implements Client {
   close(): void {
     this.closed = true;
     this.connection.close();
+  }
+
+  /**
+   * Runs `work` when the connection is free; while another process holds the
+   * lock, tries again after a growing wait (timers, not the native busy
+   * handler), until `lockWaitMs` has passed in all.
+   */
+  private async withLockRetry<T>(work: () => T, boundMs = this.lockWaitMs): Promise<Awaited<T>> {
+    const deadline = Date.now() + boundMs;
+    let wait = BUSY_RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        return await this.whenFree(work);
+      } catch (error) {
+        if (!isBusyError(error) || Date.now() + wait > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random() / 2)));
+        wait = Math.min(BUSY_RETRY_CAP_MS, wait * 2);
+      }
+    }
   }
 
   /**

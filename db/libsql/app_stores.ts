@@ -1,0 +1,151 @@
+/** QuoteStore, OutboxStore and SalesStore on libSQL. */
+import { and, count, desc, eq, gte, like, lt, lte, sql } from "drizzle-orm";
+import type {
+  NewMail,
+  OutboxStore,
+  Quote,
+  QuoteStore,
+  Sale,
+  SalesStore,
+  StoredMail,
+  StoredQuote,
+} from "../../tasks/stores.ts";
+import { guarded } from "../store_errors.ts";
+import type { Database } from "./connect.ts";
+import { outbox, quotes, sales } from "./schema.ts";
+
+export class LibsqlQuoteStore implements QuoteStore {
+  constructor(private readonly db: Database) {}
+
+  upsert(readings: Quote[], now: number): Promise<StoredQuote[]> {
+    if (readings.length === 0) return Promise.resolve([]);
+    return guarded(() =>
+      this.db.insert(quotes).values(readings.map((q) => ({ ...q, createdAt: now, updatedAt: now })))
+        .onConflictDoUpdate({
+          target: [quotes.pair, quotes.timestamp],
+          set: { updatedAt: sql`excluded.updated_at` },
+        })
+        .returning()
+    );
+  }
+
+  latest(pair: string): Promise<StoredQuote | undefined> {
+    return guarded(async () => {
+      const [row] = await this.db.select().from(quotes).where(eq(quotes.pair, pair))
+        .orderBy(desc(quotes.timestamp)).limit(1);
+      return row;
+    });
+  }
+
+  history(pair: string, from: number | undefined, to: number | undefined, limit: number) {
+    return guarded(() =>
+      this.db.select().from(quotes).where(and(
+        eq(quotes.pair, pair),
+        from === undefined ? undefined : gte(quotes.timestamp, from),
+        to === undefined ? undefined : lte(quotes.timestamp, to),
+      )).orderBy(desc(quotes.timestamp)).limit(limit)
+    );
+  }
+
+  month(pair: string, month: string): Promise<StoredQuote[]> {
+    const from = Date.parse(`${month}-01T00:00:00Z`);
+    const next = new Date(from);
+    next.setUTCMonth(next.getUTCMonth() + 1);
+    return guarded(() =>
+      this.db.select().from(quotes).where(and(
+        eq(quotes.pair, pair),
+        gte(quotes.timestamp, from),
+        lt(quotes.timestamp, next.getTime()),
+      )).orderBy(quotes.timestamp)
+    );
+  }
+
+  newestUpdate(): Promise<number | null> {
+    return guarded(async () => {
+      const [row] = await this.db.select({ at: sql<number | null>`max(${quotes.updatedAt})` })
+        .from(quotes);
+      return row?.at ?? null;
+    });
+  }
+}
+
+export class LibsqlOutboxStore implements OutboxStore {
+  constructor(private readonly db: Database) {}
+
+  add(mail: NewMail): Promise<StoredMail> {
+    return guarded(async () => {
+      const [row] = await this.db.insert(outbox).values(mail).returning();
+      return row as StoredMail;
+    });
+  }
+
+  list(limit: number, offset: number): Promise<{ mails: StoredMail[]; total: number }> {
+    return guarded(async () => {
+      const [rows, [{ total }]] = await Promise.all([
+        this.db.select().from(outbox).orderBy(desc(outbox.createdAt), desc(outbox.id)).limit(limit)
+          .offset(offset),
+        this.db.select({ total: count() }).from(outbox),
+      ]);
+      return { mails: rows as StoredMail[], total };
+    });
+  }
+}
+
+export class LibsqlSalesStore implements SalesStore {
+  constructor(private readonly db: Database) {}
+
+  clearDataset(dataset: string): Promise<void> {
+    return guarded(async () => {
+      await this.db.delete(sales).where(eq(sales.dataset, dataset));
+    });
+  }
+
+  insert(rows: Sale[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return guarded(async () => {
+      await this.db.insert(sales).values(rows);
+    });
+  }
+
+  regionMonth(region: string, month: string) {
+    const where = and(eq(sales.region, region), like(sales.date, `${month}-%`));
+    return guarded(async () => {
+      const [byDay, byProduct] = await Promise.all([
+        this.db.select({
+          date: sales.date,
+          orders: sql<number>`count(*)`,
+          revenue: sql<number>`round(sum(${sales.amount}), 2)`,
+          quantity: sql<number>`sum(${sales.quantity})`,
+        }).from(sales).where(where).groupBy(sales.date).orderBy(sales.date),
+        this.db.select({
+          product: sales.product,
+          orders: sql<number>`count(*)`,
+          revenue: sql<number>`round(sum(${sales.amount}), 2)`,
+        }).from(sales).where(where).groupBy(sales.product)
+          .orderBy(desc(sql`sum(${sales.amount})`)).limit(5),
+      ]);
+      return { byDay, byProduct };
+    });
+  }
+
+  byRegion() {
+    return guarded(() =>
+      this.db.select({
+        region: sales.region,
+        orders: sql<number>`count(*)`,
+        revenue: sql<number>`round(sum(${sales.amount}), 2)`,
+      }).from(sales).groupBy(sales.region).orderBy(sales.region)
+    );
+  }
+
+  coverage(): Promise<{ regions: string[]; months: string[] }> {
+    return guarded(async () => {
+      const [regions, months] = await Promise.all([
+        this.db.selectDistinct({ region: sales.region }).from(sales).orderBy(sales.region),
+        this.db.selectDistinct({ month: sql<string>`substr(${sales.date}, 1, 7)` }).from(sales)
+          .orderBy(sql`1`),
+      ]);
+      return { regions: regions.map((r) => r.region), months: months.map((m) => m.month) };
+    });
+  }
+}

@@ -1,0 +1,489 @@
+/**
+ * TaskStore on libSQL: every read and write of `tasks` and `task_events`. The
+ * history is written by the triggers of migration 0005 (the rule is in
+ * tasks/engine/store.ts): each change below sets `note`, the message of its event.
+ */
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  getTableColumns,
+  gt,
+  gte,
+  inArray,
+  lte,
+  type SQL,
+  sql,
+} from "drizzle-orm";
+import type { InArgs, InStatement } from "@libsql/client";
+import { WAITING_STATUSES } from "../../tasks/engine/model.ts";
+import type { TaskEvent, TaskRecord } from "../../tasks/engine/model.ts";
+import type {
+  AttemptEnd,
+  AttemptOwner,
+  CancelOutcome,
+  Inserted,
+  QueueCounts,
+  StoreHealth,
+  TaskFilter,
+  TaskStore,
+  Turn,
+  TurnResult,
+} from "../../tasks/engine/store.ts";
+import { guarded } from "../store_errors.ts";
+import { compile, rowMapper } from "./compiled.ts";
+import type { Database } from "./connect.ts";
+import { taskEvents, tasks } from "./schema.ts";
+
+type TaskRow = typeof tasks.$inferSelect;
+
+/** The waiting statuses as SQL literals, as the partial index `tasks_ready_idx` names them. */
+const WAITING_SQL = sql.raw(WAITING_STATUSES.map((status) => `'${status}'`).join(", "));
+const FINAL_SQL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
+
+/** Fencing condition: this worker still owns this attempt of this task (values or placeholders). */
+function owned(id: string | SQL, workerId: string | SQL, attempt: number | SQL) {
+  return and(
+    eq(tasks.id, id),
+    eq(tasks.status, "running"),
+    eq(tasks.workerId, workerId),
+    eq(tasks.attempts, attempt),
+  );
+}
+
+/** When an ending task is deleted: `now` + its time to live, or never (null) without one. */
+const expiresAt = (now: number | SQL) =>
+  sql`case when ${tasks.resultTtlMs} is null then null else ${now} + ${tasks.resultTtlMs} end`;
+
+const toTaskRow = rowMapper(tasks);
+
+/** A built drizzle query as a statement for the client's batch. */
+function statement(query: { toSQL(): { sql: string; params: unknown[] } }): InStatement {
+  const { sql, params } = query.toSQL();
+  return { sql, args: params as InArgs };
+}
+/** A value bound when the compiled statement runs (as SQL, which `set` accepts). */
+const placeholder = (name: string) => sql`${sql.placeholder(name)}`;
+
+/** Every column of a new row, with the schema's defaults for those not given. */
+const INSERT_DEFAULTS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, column.default ?? null]),
+);
+
+/** The hot statements (submit, claim, succeed), compiled once by drizzle. */
+function compileHotStatements(db: Database) {
+  return {
+    insert: compile<Record<string, unknown>>(
+      db.insert(tasks)
+        // Placeholders wrapped by insert keep the column's encoder (payload → JSON)
+        .values(
+          Object.fromEntries(
+            Object.keys(INSERT_DEFAULTS).map((k) => [k, sql.placeholder(k)]),
+          ) as unknown as typeof tasks.$inferInsert,
+        )
+        // no RETURNING: the stored row is the one given (with the defaults)
+        .onConflictDoNothing({ target: tasks.idempotencyKey }),
+    ),
+    claim: compile<{ now: number; leaseUntil: number; workerId: string; limit: number }>(
+      db.update(tasks).set({
+        status: "running",
+        attempts: sql`${tasks.attempts} + 1`,
+        leaseUntil: placeholder("leaseUntil"),
+        workerId: placeholder("workerId"),
+        startedAt: placeholder("now"),
+        updatedAt: placeholder("now"),
+        progress: 0,
+        progressMessage: null,
+        note:
+          sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${
+            placeholder("workerId")
+          }`,
+      }).where(and(
+        // The index is named and the statuses are literals: with bound statuses
+        // SQLite cannot use the partial index and sorted every waiting task per claim.
+        sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
+          where status in (${WAITING_SQL}) and run_at <= ${placeholder("now")}
+          order by priority, run_at limit ${placeholder("limit")})`,
+        // `+` keeps SQLite on the primary key instead of the status index
+        sql`+${tasks.status} in (${WAITING_SQL})`,
+        eq(tasks.cancelRequested, false),
+      )).returning(),
+    ),
+    succeed: compile<
+      { id: string; workerId: string; attempt: number; now: number; result: string }
+    >(
+      db.update(tasks).set({
+        status: "succeeded",
+        result: placeholder("result"), // JSON text
+        error: null,
+        progress: 100,
+        leaseUntil: null,
+        note: null,
+        finishedAt: placeholder("now"),
+        updatedAt: placeholder("now"),
+        expiresAt: expiresAt(placeholder("now")),
+      }).where(owned(placeholder("id"), placeholder("workerId"), placeholder("attempt"))),
+    ),
+  };
+}
+
+export class LibsqlTaskStore implements TaskStore {
+  private readonly hot: ReturnType<typeof compileHotStatements>;
+
+  constructor(
+    private readonly db: Database,
+    /** Whether a write can take the lock within `ms` (health). */
+    private readonly canWrite: (ms: number) => Promise<boolean>,
+  ) {
+    this.hot = compileHotStatements(db);
+  }
+
+  turn(turn: Turn): Promise<TurnResult> {
+    return guarded(async () => {
+      const now = Date.now();
+      const statements: InStatement[] = [];
+      const full = turn.inserts.map((task) =>
+        ({ ...INSERT_DEFAULTS, ...task, updatedAt: task.createdAt, note: "submitted" }) as TaskRow
+      );
+      for (const row of full) statements.push(this.hot.insert(row as Record<string, unknown>));
+      for (const end of turn.ends) statements.push(this.endStatement(end, now));
+      const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
+      if (claim) {
+        const { workerId, limit, leaseMs } = claim;
+        statements.push(this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }));
+      }
+      if (statements.length === 0) return { inserted: [], ended: [], claimed: [] };
+      const results = await this.db.$client.batch(statements, "write");
+      const inserted: Inserted[] = [];
+      for (let i = 0; i < full.length; i++) {
+        if (results[i].rowsAffected > 0) {
+          inserted.push({ task: full[i], created: true });
+          continue;
+        }
+        const [existing] = await this.db.select().from(tasks)
+          .where(eq(tasks.idempotencyKey, full[i].idempotencyKey!)).limit(1);
+        if (!existing) {
+          throw new Error(`task with idempotency key vanished: ${full[i].idempotencyKey}`);
+        }
+        inserted.push({ task: existing, created: false });
+      }
+      const offset = full.length;
+      return {
+        inserted,
+        ended: turn.ends.map((_, i) => results[offset + i].rowsAffected > 0),
+        claimed: claim ? results[offset + turn.ends.length].rows.map(toTaskRow) : [],
+      };
+    });
+  }
+
+  /** The fenced update that records how an attempt ended. */
+  private endStatement(end: AttemptEnd, now: number): InStatement {
+    const fence = owned(end.id, end.workerId, end.attempt);
+    switch (end.outcome) {
+      case "succeeded":
+        return this.hot.succeed({ ...end, now, result: end.result });
+      case "retrying":
+        return statement(
+          this.db.update(tasks).set({
+            status: "retrying",
+            error: end.error,
+            note: end.error,
+            runAt: end.retryAt,
+            leaseUntil: null,
+            workerId: null,
+            updatedAt: now,
+          }).where(fence),
+        );
+      case "failed":
+        return statement(
+          this.db.update(tasks).set({
+            status: "failed",
+            error: end.error,
+            note: end.error,
+            leaseUntil: null,
+            finishedAt: now,
+            updatedAt: now,
+            expiresAt: expiresAt(now),
+          }).where(fence),
+        );
+      case "cancelled":
+        return statement(
+          this.db.update(tasks).set({
+            status: "cancelled",
+            note: end.reason,
+            leaseUntil: null,
+            finishedAt: now,
+            updatedAt: now,
+            expiresAt: expiresAt(now),
+          }).where(fence),
+        );
+    }
+  }
+
+  get(id: string): Promise<TaskRecord | undefined> {
+    return guarded(async () => {
+      const [row] = await this.db.select().from(tasks).where(eq(tasks.id, id)).limit(1);
+      return row;
+    });
+  }
+
+  list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
+    return guarded(async () => {
+      const where = and(
+        filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
+        filter.type ? eq(tasks.type, filter.type) : undefined,
+        filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
+      );
+      const [rows, [{ total }]] = await Promise.all([
+        this.db.select().from(tasks).where(where).orderBy(desc(tasks.id)) // UUIDv7: creation order
+          .limit(filter.limit).offset(filter.offset),
+        this.db.select({ total: count() }).from(tasks).where(where),
+      ]);
+      return { tasks: rows, total };
+    });
+  }
+
+  events(taskId: string, afterId: number): Promise<TaskEvent[]> {
+    return guarded(() =>
+      this.db.select().from(taskEvents)
+        .where(and(eq(taskEvents.taskId, taskId), gt(taskEvents.id, afterId)))
+        .orderBy(asc(taskEvents.id))
+    );
+  }
+
+  progress(owner: AttemptOwner, percent: number, message: string | null): Promise<boolean> {
+    return guarded(async () => {
+      const updated = await this.db.update(tasks).set({
+        progress: percent,
+        progressMessage: message,
+        note: message,
+        updatedAt: Date.now(),
+      }).where(owned(owner.id, owner.workerId, owner.attempt)).returning({ id: tasks.id });
+      return updated.length > 0;
+    });
+  }
+
+  requestCancel(id: string, reason: string): Promise<CancelOutcome> {
+    return guarded(async () => {
+      const now = Date.now();
+      // both in one transaction: a task cancelled by the first is no longer running for the second
+      const [waiting, running] = await this.db.batch([
+        this.db.update(tasks).set({
+          status: "cancelled",
+          cancelRequested: true,
+          note: reason,
+          finishedAt: now,
+          updatedAt: now,
+          expiresAt: expiresAt(now),
+        }).where(and(eq(tasks.id, id), inArray(tasks.status, [...WAITING_STATUSES])))
+          .returning({ id: tasks.id }),
+        this.db.update(tasks).set({
+          cancelRequested: true,
+          note: "cancel requested",
+          updatedAt: now,
+        })
+          .where(
+            and(eq(tasks.id, id), eq(tasks.status, "running"), eq(tasks.cancelRequested, false)),
+          )
+          .returning({ id: tasks.id }),
+      ]);
+      if (waiting.length > 0) return "cancelled";
+      if (running.length > 0) return "requested";
+      const task = await this.get(id);
+      if (!task) return "missing";
+      return task.status === "running" ? "requested" : "final";
+    });
+  }
+
+  replay(id: string): Promise<TaskRecord | null> {
+    return guarded(async () => {
+      const now = Date.now();
+      const [row] = await this.db.update(tasks).set({
+        status: "queued",
+        attempts: 0,
+        error: null,
+        result: null,
+        progress: 0,
+        progressMessage: null,
+        cancelRequested: false,
+        leaseUntil: null,
+        workerId: null,
+        runAt: now,
+        startedAt: null,
+        finishedAt: null,
+        expiresAt: null,
+        note: "retried by request",
+        updatedAt: now,
+      }).where(and(eq(tasks.id, id), inArray(tasks.status, ["failed", "cancelled"]))).returning();
+      return row ?? null;
+    });
+  }
+
+  renewLeases(workerId: string, ids: string[], leaseUntil: number): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return guarded(async () => {
+      await this.db.update(tasks).set({ leaseUntil }).where(and(
+        inArray(tasks.id, ids),
+        eq(tasks.workerId, workerId),
+        eq(tasks.status, "running"),
+      ));
+    });
+  }
+
+  cancelRequested(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return guarded(async () => {
+      const rows = await this.db.select({ id: tasks.id }).from(tasks).where(and(
+        inArray(tasks.id, ids),
+        eq(tasks.cancelRequested, true),
+      ));
+      return rows.map((r) => r.id);
+    });
+  }
+
+  requeueExpired(now: number): Promise<number> {
+    return guarded(async () => {
+      const lost =
+        sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
+      const cancelled = sql`${tasks.cancelRequested} = 1`;
+      const last = sql`${tasks.attempts} >= ${tasks.maxAttempts}`;
+      const rows = await this.db.update(tasks).set({
+        // a cancel requested while its instance was dying ends the task here
+        status:
+          sql`case when ${cancelled} then 'cancelled' when ${last} then 'failed' else 'queued' end`,
+        error: sql`case when ${cancelled} then ${tasks.error} else ${lost} end`,
+        note: sql`case when ${cancelled} then 'cancelled (its instance was lost)' else ${lost} end`,
+        finishedAt: sql`case when ${cancelled} or ${last} then ${now} else null end`,
+        expiresAt: sql`case when ${cancelled} or ${last} then ${expiresAt(now)} else null end`,
+        leaseUntil: null,
+        runAt: now,
+        updatedAt: now,
+      }).where(and(eq(tasks.status, "running"), lte(tasks.leaseUntil, now)))
+        .returning({ id: tasks.id });
+      return rows.length;
+    });
+  }
+
+  handBack(workerId: string, ids: string[]): Promise<number> {
+    if (ids.length === 0) return Promise.resolve(0);
+    return guarded(async () => {
+      const now = Date.now();
+      const rows = await this.db.update(tasks).set({
+        status: "queued",
+        attempts: sql`max(${tasks.attempts} - 1, 0)`,
+        leaseUntil: null,
+        workerId: null,
+        runAt: now,
+        note: "handed back at shutdown",
+        updatedAt: now,
+      }).where(
+        and(inArray(tasks.id, ids), eq(tasks.workerId, workerId), eq(tasks.status, "running")),
+      ).returning({ id: tasks.id });
+      return rows.length;
+    });
+  }
+
+  hasReady(now: number): Promise<boolean> {
+    return guarded(async () => {
+      const [row] = await this.db.select({ id: tasks.id }).from(tasks)
+        .where(and(inArray(tasks.status, [...WAITING_STATUSES]), lte(tasks.runAt, now))).limit(1);
+      return row !== undefined;
+    });
+  }
+
+  promoteDue(now: number): Promise<void> {
+    return guarded(async () => {
+      await this.db.update(tasks).set({ status: "queued", note: "due", updatedAt: now })
+        .where(and(eq(tasks.status, "scheduled"), lte(tasks.runAt, now)));
+    });
+  }
+
+  purgeExpired(now: number, retainedSince: number | null, limit: number): Promise<number> {
+    return guarded(async () => {
+      // each side on its own partial index: tasks with a TTL, and tasks ended long ago
+      const ids = (await this.db.all<{ id: string }>(sql`
+        select id from (select id from tasks where expires_at <= ${now} limit ${limit})
+        ${
+        retainedSince === null ? sql`` : sql`union select id from (select id from tasks
+          where finished_at <= ${retainedSince} limit ${limit})`
+      } limit ${limit}`)).map((r) => r.id);
+      if (ids.length === 0) return 0;
+      // re-checked in the delete: a task replayed meanwhile is no longer expired
+      const expired = and(
+        inArray(tasks.id, ids),
+        sql`${tasks.status} in (${FINAL_SQL})`,
+        sql`(${tasks.expiresAt} <= ${now}${
+          retainedSince === null ? sql`` : sql` or ${tasks.finishedAt} <= ${retainedSince}`
+        })`,
+      );
+      const [, deleted] = await this.db.batch([
+        this.db.delete(taskEvents).where(
+          inArray(taskEvents.taskId, this.db.select({ id: tasks.id }).from(tasks).where(expired)),
+        ),
+        this.db.delete(tasks).where(expired).returning({ id: tasks.id }),
+      ]);
+      return deleted.length;
+    });
+  }
+
+  counts(since: number, now: number): Promise<QueueCounts> {
+    return guarded(async () => {
+      const [byStatus, activeByPriority, byType, [oldest], perMinute, lastMinute] = await Promise
+        .all([
+          this.db.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
+          // waiting ones from tasks_ready_idx alone, running ones are few
+          this.db.all<{ status: string; priority: number; n: number }>(sql`
+            select status, priority, count(*) as n from tasks indexed by tasks_ready_idx
+              where status in (${WAITING_SQL}) group by status, priority
+            union all
+            select status, priority, count(*) as n from tasks where status = 'running'
+              group by status, priority`),
+          this.db.select({ type: tasks.type, n: count() }).from(tasks).groupBy(tasks.type),
+          // the oldest due task of each priority, read from the head of tasks_ready_idx
+          this.db.all<{ at: number | null }>(sql`select min(at) as at from (
+            ${
+            sql.join(
+              [0, 1, 2].map((p) =>
+                sql`select (select run_at from tasks indexed by tasks_ready_idx
+                  where status in (${WAITING_SQL}) and priority = ${p} and run_at <= ${now}
+                  order by run_at limit 1) as at`
+              ),
+              sql` union all `,
+            )
+          })`),
+          this.db.select({
+            minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.as("minute"),
+            status: tasks.status,
+            n: count(),
+          }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`minute`, tasks.status),
+          this.db.select({ status: tasks.status, n: count() }).from(tasks)
+            .where(gte(tasks.finishedAt, now - 60_000)).groupBy(tasks.status),
+        ]);
+      return {
+        byStatus,
+        activeByPriority,
+        byType,
+        oldestDueRunAt: oldest?.at ?? null,
+        finishedPerMinute: perMinute,
+        finishedLastMinute: lastMinute,
+      };
+    });
+  }
+
+  countByTypeAndStatus(): Promise<{ type: string; status: string; n: number }[]> {
+    return guarded(() =>
+      this.db.select({ type: tasks.type, status: tasks.status, n: count() }).from(tasks)
+        .groupBy(tasks.type, tasks.status).orderBy(tasks.type, tasks.status)
+    );
+  }
+
+  async health(): Promise<StoreHealth> {
+    await this.db.select({ id: tasks.id }).from(tasks).limit(1);
+    const canWrite = await this.canWrite(1_000);
+    return canWrite
+      ? { ok: true, can_write: true }
+      : { ok: false, can_write: false, error: "another process holds the write lock" };
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * The one place that picks a database by `DATABASE_URL` and builds its stores.
+ * Each store's code is imported only when its URL is given, so a Deploy
+ * instance on a remote database never loads a native driver.
+ */
+import type { FilaStore } from "../tasks/stores.ts";
+
+/** Opens the store `url` names (file:, libsql:, http(s):, ws(s):), migrated and ready. */
+export async function openStore(url: string, authToken?: string): Promise<FilaStore> {
+  const { openLibsqlStore } = await import("./libsql/connect.ts");
+  return await openLibsqlStore(url, authToken);
+}

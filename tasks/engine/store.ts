@@ -1,0 +1,150 @@
+/**
+ * What the engine needs from a store. `db/` implements it once per database
+ * (libSQL, PostgreSQL); `main.ts` builds one and hands it to the engine, which
+ * imports nothing from `db/`.
+ *
+ * The history rule (one rule, every store): every change of a task's status,
+ * attempt or progress writes one `task_events` row in the same transaction as
+ * the change, and its message is the `note` that the change sets (`submitted`,
+ * `attempt 2 of 3 on <worker>`, the error of a failed attempt, the reason of a
+ * cancel, …). Both stores do this with triggers on `tasks`, so no write path
+ * can forget it and no event can exist without its change.
+ *
+ * Every write that follows a claim is fenced on (worker_id, attempts, status =
+ * 'running'): a worker whose lease expired, and whose task was claimed again
+ * elsewhere, can no longer touch it.
+ */
+import type { TaskEvent, TaskRecord } from "./model.ts";
+
+/** A submission as stored. */
+export interface NewTask {
+  id: string;
+  type: string;
+  title: string | null;
+  description: string | null;
+  payload: unknown;
+  /** `queued`, or `scheduled` when `runAt` is in the future. */
+  status: string;
+  priority: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  runAt: number;
+  idempotencyKey: string | null;
+  requestId: string | null;
+  resultTtlMs: number | null;
+  createdAt: number;
+}
+
+/** The attempt a worker holds: the fence of every write after a claim. */
+export interface AttemptOwner {
+  id: string;
+  workerId: string;
+  attempt: number;
+}
+
+/** How an attempt ended, as written in a turn. */
+export type AttemptEnd =
+  & AttemptOwner
+  & (
+    /** `result` is JSON text, written as it is. */
+    | { outcome: "succeeded"; result: string }
+    | { outcome: "retrying"; error: string; retryAt: number }
+    | { outcome: "failed"; error: string }
+    | { outcome: "cancelled"; reason: string }
+  );
+
+/** What one transaction of a turn does, in this order. */
+export interface Turn {
+  inserts: NewTask[];
+  ends: AttemptEnd[];
+  /** Claim up to `limit` ready tasks, highest priority first, for `workerId`. */
+  claim: { workerId: string; limit: number; leaseMs: number } | null;
+}
+
+/** A stored submission: the new task, or the one its idempotency key matched. */
+export interface Inserted {
+  task: TaskRecord;
+  created: boolean;
+}
+
+export interface TurnResult {
+  inserted: Inserted[];
+  /** Per end: false when the attempt was no longer this worker's. */
+  ended: boolean[];
+  claimed: TaskRecord[];
+}
+
+export interface TaskFilter {
+  /** Any of these statuses. */
+  statuses?: readonly string[];
+  type?: string;
+  priority?: number;
+  limit: number;
+  offset: number;
+}
+
+/** Counts behind /queue/stats and /metrics. */
+export interface QueueCounts {
+  byStatus: { status: string; n: number }[];
+  /** Waiting and running tasks by status and priority. */
+  activeByPriority: { status: string; priority: number; n: number }[];
+  byType: { type: string; n: number }[];
+  /** run_at of the task that has waited longest while due, or null. */
+  oldestDueRunAt: number | null;
+  /** Tasks that ended per minute (epoch ms of the minute) and status, since `since`. */
+  finishedPerMinute: { minute: number; status: string; n: number }[];
+  /** Tasks that ended in the 60 s before `now`, by status. */
+  finishedLastMinute: { status: string; n: number }[];
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  /** Whether a write could take the store's write lock just now. */
+  can_write: boolean;
+  error?: string;
+  [detail: string]: unknown;
+}
+
+export type CancelOutcome = "cancelled" | "requested" | "final" | "missing";
+
+export interface TaskStore {
+  /** One transaction: the inserts, the ends of attempts, then the claim into free slots. */
+  turn(turn: Turn): Promise<TurnResult>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** Newest first, with the total that matches. */
+  list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }>;
+  /** History of a task after event id `afterId`, oldest first. */
+  events(taskId: string, afterId: number): Promise<TaskEvent[]>;
+  /** Stores the progress of a running attempt (fenced). */
+  progress(owner: AttemptOwner, percent: number, message: string | null): Promise<boolean>;
+  /** A waiting task becomes cancelled; a running one gets `cancel_requested`. */
+  requestCancel(id: string, reason: string): Promise<CancelOutcome>;
+  /** A failed or cancelled task starts over from its first attempt; null when not allowed. */
+  replay(id: string): Promise<TaskRecord | null>;
+  /** Heartbeat: extends the lease of a worker's running tasks. */
+  renewLeases(workerId: string, ids: string[], leaseUntil: number): Promise<void>;
+  /** Of these running tasks, those whose cancel was requested (perhaps through another instance). */
+  cancelRequested(ids: string[]): Promise<string[]>;
+  /**
+   * Running tasks whose lease ran out (their instance died) go back to `queued`,
+   * to `failed` after their last attempt, or to `cancelled` when a cancel was
+   * requested meanwhile. Returns how many moved.
+   */
+  requeueExpired(now: number): Promise<number>;
+  /** Shutdown: a worker's running tasks go back to `queued`, their attempt undone. */
+  handBack(workerId: string, ids: string[]): Promise<number>;
+  /** Whether a waiting task is due. */
+  hasReady(now: number): Promise<boolean>;
+  /** Scheduled tasks whose time came are shown as `queued` (claims take both). */
+  promoteDue(now: number): Promise<void>;
+  /**
+   * Deletes up to `limit` ended tasks (and their history) that outlived their
+   * `resultTtlMs`, or ended before `retainedSince` (null: kept forever); returns
+   * how many. Callers loop, yielding between chunks.
+   */
+  purgeExpired(now: number, retainedSince: number | null, limit: number): Promise<number>;
+  counts(since: number, now: number): Promise<QueueCounts>;
+  /** How many tasks there are of each (type, status) (reports; reads every row). */
+  countByTypeAndStatus(): Promise<{ type: string; status: string; n: number }[]>;
+  health(): Promise<StoreHealth>;
+}
