@@ -426,7 +426,8 @@ class Stream {
 
   private static connect(path: string): NativeDatabase {
     const db = new Database(path, { timeout: 0 });
-    db.exec("PRAGMA busy_timeout = 0");
+    // a test server need not fsync every commit; WAL keeps NORMAL consistent
+    db.exec("PRAGMA busy_timeout = 0; PRAGMA synchronous = NORMAL");
     return db;
   }
 
