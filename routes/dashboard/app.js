@@ -238,10 +238,14 @@ let routedHash = null;
 // The list as last shown (with its filters), for the detail view's way back.
 let lastListHash = "#tasks";
 
-/** Puts `hash` in the address bar and in history without rebuilding the view. */
-function pushHash(hash) {
-  if (hash === location.hash || (hash === "#overview" && location.hash === "")) return;
-  history.pushState(null, "", hash);
+/**
+ * Puts `hash` in the address bar without rebuilding the view: as a new history entry, or
+ * (`replace`) in place of the current one.
+ */
+function setHash(hash, replace) {
+  if (hash === location.hash) return;
+  if (replace) history.replaceState(null, "", hash);
+  else history.pushState(null, "", hash);
   routedHash = location.hash;
 }
 
@@ -410,24 +414,26 @@ async function tasks(params) {
     <div class="table-wrap"><table class="stack" id="task-table"><thead><tr><th>Task</th><th>Type</th><th>Status</th><th>Priority</th><th>Progress</th><th>Created</th></tr></thead>
     <tbody id="task-rows"></tbody></table></div>
     <div class="pager"><button class="secondary" id="prev">Previous</button><span id="page" class="muted"></span><button class="secondary" id="next">Next</button></div>`;
-  // filters and page live in the URL: a reload, a shared link or Back shows the same list
+  // filters and page live in the URL: a reload, a shared link or Back shows the same list.
+  // A filter change replaces the entry (stepping through a select with the arrow keys would
+  // fill the history otherwise); a page turn adds one, so Back returns to the page before.
   lastListHash = listHash(filters);
-  const show = () => {
-    pushHash(lastListHash = listHash(filters));
+  const show = (replace) => {
+    setHash(lastListHash = listHash(filters), replace);
     refresh();
   };
   document.getElementById("filters").onchange = (e) => {
     filters[e.target.name] = e.target.value;
     filters.page = 1;
-    show();
+    show(true);
   };
   document.getElementById("prev").onclick = () => {
     filters.page = Math.max(1, filters.page - 1);
-    show();
+    show(false);
   };
   document.getElementById("next").onclick = () => {
     filters.page += 1;
-    show();
+    show(false);
   };
   const rows = document.getElementById("task-rows");
   rows.onclick = (e) => {
@@ -438,11 +444,15 @@ async function tasks(params) {
     const row = e.target.closest("tr[data-id]");
     if (row && e.key === "Enter" && e.target === row) location.hash = `#task/${row.dataset.id}`;
   };
+  // a filter change and the poll may both be asking: only the newest question's answer shows
+  let asked = 0;
   async function refresh() {
     const offset = (filters.page - 1) * PAGE_SIZE;
     const q = new URLSearchParams({ limit: PAGE_SIZE, offset });
     for (const k of ["status", "type", "priority"]) if (filters[k]) q.set(k, filters[k]);
+    const question = ++asked;
     const page = await api(`/tasks?${q}`);
+    if (question !== asked) return;
     // the rows are rebuilt on every poll: put keyboard focus back on the row that had it
     const focused = document.activeElement?.closest?.("tr[data-id]")?.dataset.id;
     rows.innerHTML =

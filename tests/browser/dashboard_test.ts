@@ -262,9 +262,17 @@ Deno.test("dashboard: quotes errors, throughput chart, submit errors, URL filter
     // 6. list filters and page live in the URL: reload, Back and the way back from a task keep them
     await page.click("text=← task list");
     await page.waitForURL(/#tasks$/);
+    const entries = await page.evaluate(() => history.length);
+    // with the keyboard: a focused select steps with the arrow keys
+    await page.focus("#f-priority");
+    await page.keyboard.press("ArrowDown");
+    await page.waitForURL(/#tasks\?priority=high$/);
+    await page.selectOption("#f-priority", "");
     await page.selectOption("#f-status", "succeeded");
     await page.selectOption("#f-type", "uppercase");
     await page.waitForURL(/#tasks\?status=succeeded&type=uppercase$/);
+    // filter changes replace the history entry; only page turns add one
+    assert.equal(await page.evaluate(() => history.length), entries);
     const rows = page.locator("#task-rows tr[data-id]");
     await page.locator("#page", { hasText: "1–1 of 1" }).waitFor();
     await page.reload();
