@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { CsvError, parse } from "csv-parse";
 import { z } from "zod";
 import { type NewSale, SalesRepository } from "../../db/sales_repository.ts";
+import { outboundFetch } from "../clients/outbound_fetch.ts";
 import { UnrecoverableError } from "../engine/errors.ts";
 import { ColumnStats } from "./csv/column_stats.ts";
 import { generateSalesCsv, SALES_COLUMNS } from "./csv/sales_generator.ts";
@@ -49,6 +50,7 @@ async function openSource(
   input: z.output<typeof processCsvInput>,
   taskId: string,
   signal: AbortSignal,
+  allowedHosts: readonly string[],
 ) {
   if (input.filename !== undefined) {
     return {
@@ -66,7 +68,8 @@ async function openSource(
       dataset: `inline:${taskId}`,
     } satisfies Source;
   }
-  const res = await fetch(input.url!, { signal });
+  // a guarded fetch: the URL comes from whoever submitted the task
+  const res = await outboundFetch(input.url!, { signal }, { allowedHosts });
   if (!res.ok || !res.body) {
     await res.body?.cancel();
     const error = `GET ${input.url} answered ${res.status}`;
@@ -106,7 +109,12 @@ export const processCsv = defineTask({
   example: { filename: "sales-2026.csv", num_rows: 10000 },
   defaults: { timeoutMs: 3_600_000 },
   async run({ input, taskId, signal, progress, services }) {
-    const source = await openSource(input, taskId, signal);
+    const source = await openSource(
+      input,
+      taskId,
+      signal,
+      services.config.OUTBOUND_ALLOWED_HOSTS,
+    );
     const parser = parse({ delimiter: input.delimiter, skip_empty_lines: true, info: true });
     const feed = Readable.from(source.chunks);
     feed.on("error", (error) => parser.destroy(error));
