@@ -46,7 +46,13 @@ export const configSchema = z.object({
   QUOTES_CRON: z.string().default("* * * * *"),
   /** How long one upstream call may take. */
   QUOTES_TIMEOUT_MS: int(100, 60_000).default(5_000),
-  API_TOKEN: z.string().min(1).optional(),
+  /**
+   * Bearer token every route but the probes requires. Any visible ASCII (punctuation
+   * included) goes; a space or a non-ASCII character could not travel in a header.
+   */
+  API_TOKEN: z.string().min(1).regex(/^[\x21-\x7E]+$/, {
+    message: "must be visible ASCII characters only (letters, digits, punctuation; no spaces)",
+  }).optional(),
   /**
    * Hosts (`name`, `10.0.0.5`, `[fd00::1]`) or `host:port` pairs that tasks fetching URLs
    * (process_csv's `url`) may reach although they are loopback, private, link-local or
