@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { startTestFila } from "../support/harness.ts";
-import { startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
+import { RECENT_READING_SECONDS, startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = [
@@ -35,7 +35,10 @@ Deno.test("dashboard: submit, watch, open, cancel, quotes chart, outbox — in r
   try {
     // some history for the chart, and one mail for the outbox
     for (let i = 0; i < 5; i++) {
-      upstream.setReading("USD-BRL", { bid: 5.3 + i / 100, timestamp: 1_795_000_000 + i * 60 });
+      upstream.setReading("USD-BRL", {
+        bid: 5.3 + i / 100,
+        timestamp: RECENT_READING_SECONDS + i * 60,
+      });
       assert.equal((await fila.get("/currency/latest")).status, 200);
     }
     const mail = await fila.post("/tasks", {
