@@ -88,7 +88,16 @@ const pairsRoute = createRoute({
   responses: { 200: json(z.object({ pairs: z.array(z.string()) }), "QUOTE_PAIRS") },
 });
 
-const iso = (ms: number) => new Date(ms).toISOString();
+/** The largest epoch ms a Date holds. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * ISO 8601 of epoch ms. A time past Date's range (a bad row stored before readings
+ * were checked) is clamped: `toISOString` would throw and fail the whole answer.
+ */
+const iso = (ms: number) =>
+  new Date(Number.isFinite(ms) ? Math.max(-MAX_DATE_MS, Math.min(MAX_DATE_MS, ms)) : 0)
+    .toISOString();
 
 /**
  * The view of a stored quote, made once per row object: QuotesService hands out
