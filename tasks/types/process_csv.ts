@@ -104,7 +104,8 @@ export const processCsv = defineTask({
   type: "process_csv",
   description:
     "Parses a CSV (inline `csv`, a `url`, or a generated sales file `filename` + `num_rows`) " +
-    "and returns per-column statistics; sales files are stored for `aggregate`.",
+    "and returns per-column statistics; sales files are stored for `aggregate`. A `url` must " +
+    "reach a public address unless OUTBOUND_ALLOWED_HOSTS names its host.",
   input: processCsvInput,
   example: { filename: "sales-2026.csv", num_rows: 10000 },
   defaults: { timeoutMs: 3_600_000 },
