@@ -4,10 +4,20 @@
  */
 import { z } from "zod";
 import { BROKER_NAMES } from "./tasks/engine/brokers.ts";
+import { parseAllowList } from "./tasks/clients/outbound_fetch.ts";
 
 const DAY_MS = 86_400_000;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A comma-separated list of hosts or host:port pairs; a bad entry is named. */
+const allowList = z.string().optional().transform((text, ctx) => {
+  try {
+    return parseAllowList(text);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 export const configSchema = z.object({
@@ -39,7 +49,21 @@ export const configSchema = z.object({
   QUOTES_CRON: z.string().default("* * * * *"),
   /** How long one upstream call may take. */
   QUOTES_TIMEOUT_MS: int(100, 60_000).default(5_000),
-  API_TOKEN: z.string().min(1).optional(),
+  /**
+   * Bearer token every route but the probes requires. Any visible ASCII (punctuation
+   * included) goes; a space or a non-ASCII character could not travel in a header.
+   */
+  API_TOKEN: z.string().min(1).regex(/^[\x21-\x7E]+$/, {
+    message: "must be visible ASCII characters only (letters, digits, punctuation; no spaces)",
+  }).optional(),
+  /**
+   * Hosts (`name`, `10.0.0.5`, `[fd00::1]`) or `host:port` pairs that tasks fetching URLs
+   * (process_csv's `url`) may reach although they are loopback, private, link-local or
+   * metadata addresses, which are refused otherwise. Comma-separated.
+   */
+  OUTBOUND_ALLOWED_HOSTS: allowList,
+  /** The same setting under the name the `http` task type uses; both lists add up. */
+  HTTP_TASK_ALLOWED_HOSTS: allowList,
   CORS_ORIGINS: z.string().optional(),
   SMTP_URL: z.string().optional(),
   MAIL_FROM: z.string().default("Fila <fila@localhost>"),
@@ -59,7 +83,10 @@ export const configSchema = z.object({
         "own; use a libsql:// URL (Turso or sqld)",
     });
   }
-});
+}).transform((c) => ({
+  ...c,
+  OUTBOUND_ALLOWED_HOSTS: [...new Set([...c.OUTBOUND_ALLOWED_HOSTS, ...c.HTTP_TASK_ALLOWED_HOSTS])],
+}));
 
 export type Config = z.output<typeof configSchema>;
 

@@ -18,6 +18,7 @@ import { dashboardRouter } from "./routes/dashboard/dashboard.ts";
 import type { HealthCheck } from "./routes/health.ts";
 import { FilaMetrics } from "./routes/metrics.ts";
 import { Mailer } from "./tasks/clients/mailer.ts";
+import { outboundFetch } from "./tasks/clients/outbound_fetch.ts";
 import { QuotesService } from "./tasks/clients/quotes_service.ts";
 import { createBroker } from "./tasks/engine/brokers.ts";
 import { Engine } from "./tasks/engine/engine.ts";
@@ -117,6 +118,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     mailer,
     sales: store.sales,
     taskCounts: () => store.tasks.countByTypeAndStatus(),
+    fetch: (url, init) => outboundFetch(url, init, { allowedHosts: config.OUTBOUND_ALLOWED_HOSTS }),
   };
   const metrics = new FilaMetrics(
     (since) => engineRef.current!.counts(since),

@@ -19,6 +19,7 @@ export function tickKey(tick: Date): string {
 export async function refreshQuotesTick(engine: Engine, tick: Date = new Date()) {
   const { task, created } = await engine.submit({
     type: "refresh_quotes",
+    payload: { tick: `${tickKey(tick).slice(0, -1)}:00Z` },
     idempotencyKey: `refresh_quotes:${tickKey(tick)}`,
   });
   return { id: task.id, created };

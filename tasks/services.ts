@@ -5,12 +5,19 @@
  */
 import type { QuotesService } from "./clients/quotes_service.ts";
 import type { Mailer } from "./clients/mailer.ts";
+import type { OutboundInit } from "./clients/outbound_fetch.ts";
 import type { SalesStore } from "./stores.ts";
 
 export interface TaskServices {
   quotes: QuotesService;
   mailer: Mailer;
   sales: SalesStore;
+  /**
+   * `fetch` for URLs a task was given: refuses loopback, private, link-local and
+   * metadata addresses (also after DNS and on redirects) unless the configured
+   * allow-list (OUTBOUND_ALLOWED_HOSTS) names the host.
+   */
+  fetch(url: string, init?: OutboundInit): Promise<Response>;
   /** Task counts per (type, status), for the tasks report. */
   taskCounts(): Promise<{ type: string; status: string; n: number }[]>;
 }

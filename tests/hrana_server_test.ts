@@ -17,10 +17,10 @@ import {
   type HranaServerOptions,
   startHranaServer,
 } from "./support/hrana_server.ts";
-import { LocalClient } from "../db/local_client.ts";
+import { LocalClient } from "../db/libsql/local_client.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const MIGRATIONS = fileURLToPath(new URL("../db/migrations", import.meta.url));
+const MIGRATIONS = fileURLToPath(new URL("../db/libsql/migrations", import.meta.url));
 
 interface Fixture {
   server: HranaServer;
@@ -658,7 +658,7 @@ async function schemaOf(client: Pick<Client, "execute">) {
   return result.rows.map((r) => ({ ...r }));
 }
 
-Deno.test("hrana stand-in: drizzle's migrator applies db/migrations as it does to a local file", async () => {
+Deno.test("hrana stand-in: drizzle's migrator applies db/libsql/migrations as it does to a local file", async () => {
   await withServer(async ({ client, dir }) => {
     const remote = client();
     const db = drizzle({ client: remote });
@@ -722,7 +722,7 @@ import { sql } from "drizzle-orm";
 const ffi = Deno.permissions.querySync({ name: "ffi" }).state;
 const client = createClient({ url: Deno.args[0], authToken: "deploy-token" });
 const db = drizzle({ client });
-await migrate(db, { migrationsFolder: "db/migrations" });
+await migrate(db, { migrationsFolder: "db/libsql/migrations" });
 await db.run(sql\`CREATE TABLE IF NOT EXISTS deploy_probe (note TEXT)\`);
 await db.run(sql\`INSERT INTO deploy_probe VALUES (\${"from a Deploy-limited process"})\`);
 const rows = await db.all(sql\`SELECT count(*) AS n FROM __drizzle_migrations\`);

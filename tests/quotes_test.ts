@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestFila } from "./support/harness.ts";
-import { startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
+import { RECENT_READING_SECONDS as T0, startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
 import { refreshQuotesTick } from "../tasks/minute_jobs.ts";
 
 const PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
@@ -27,8 +27,8 @@ Deno.test("quotes: a refresh stores every pair with numbers and UTC times; the s
     assert.equal(before.status, 404);
     assert.match(before.body.error.message, /no USD-BRL quote stored yet/);
 
-    upstream.setReading("USD-BRL", { bid: 5.1234, ask: 5.1244, timestamp: 1_795_000_123 });
-    upstream.setReading("BTC-BRL", { bid: 612_345.5, ask: 612_400, timestamp: 1_795_000_100 });
+    upstream.setReading("USD-BRL", { bid: 5.1234, ask: 5.1244, timestamp: T0 + 123 });
+    upstream.setReading("BTC-BRL", { bid: 612_345.5, ask: 612_400, timestamp: T0 + 100 });
     const tick = new Date("2026-11-22T10:15:30Z");
     const { id } = await refreshQuotesTick(fila.instance.engine, tick);
     const task = await fila.waitForTask(id);
@@ -43,9 +43,9 @@ Deno.test("quotes: a refresh stores every pair with numbers and UTC times; the s
     assert.equal(usd.body.bid, 5.1234);
     assert.equal(usd.body.ask, 5.1244);
     assert.equal(typeof usd.body.var_bid, "number");
-    assert.equal(usd.body.timestamp, new Date(1_795_000_123_000).toISOString());
+    assert.equal(usd.body.timestamp, new Date((T0 + 123) * 1000).toISOString());
     // create_date is São Paulo local time upstream; stored as the same instant in UTC
-    assert.equal(usd.body.create_date, new Date(1_795_000_123_000).toISOString());
+    assert.equal(usd.body.create_date, new Date((T0 + 123) * 1000).toISOString());
     for (const key of ["id", "name", "high", "low", "created_at", "updated_at", "pct_change"]) {
       assert.ok(key in usd.body, key);
     }
@@ -62,13 +62,13 @@ Deno.test("quotes: a refresh stores every pair with numbers and UTC times; the s
     assert.equal(history.body.count, 1);
 
     // a new reading is a new row, newest first in history
-    upstream.setReading("USD-BRL", { bid: 5.2, timestamp: 1_795_000_183 });
+    upstream.setReading("USD-BRL", { bid: 5.2, timestamp: T0 + 183 });
     await fila.get("/currency/latest");
     const newer = await fila.get("/currency/history?pair=USD-BRL&limit=10");
     assert.equal(newer.body.count, 2);
     assert.equal(newer.body.quotes[0].bid, 5.2);
     const ranged = await fila.get(
-      `/currency/history?pair=USD-BRL&to=${new Date(1_795_000_150_000).toISOString()}`,
+      `/currency/history?pair=USD-BRL&to=${new Date((T0 + 150) * 1000).toISOString()}`,
     );
     assert.equal(ranged.body.count, 1);
     assert.equal((await fila.get("/currency")).body.bid, 5.2);

@@ -10,6 +10,8 @@ export interface TaskContext<Input, Services = unknown> {
   /** The payload, parsed by the type's own schema. */
   input: Input;
   taskId: string;
+  /** When the task was submitted (epoch ms). */
+  submittedAt: number;
   /** 1 on the first run, 2 on the first retry, … */
   attempt: number;
   maxAttempts: number;

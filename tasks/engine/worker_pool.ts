@@ -164,6 +164,7 @@ export class WorkerPool implements ClaimTarget {
         definition.run({
           input: parsed.data,
           taskId: task.id,
+          submittedAt: task.createdAt,
           attempt: task.attempts,
           maxAttempts: task.maxAttempts,
           priority: priorityName(task.priority),

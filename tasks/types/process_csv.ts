@@ -7,6 +7,7 @@
 import { Readable } from "node:stream";
 import { CsvError, parse } from "csv-parse";
 import { z } from "zod";
+import type { OutboundInit } from "../clients/outbound_fetch.ts";
 import { UnrecoverableError } from "../engine/errors.ts";
 import { ColumnStats } from "./csv/column_stats.ts";
 import { generateSalesCsv, SALES_COLUMNS } from "./csv/sales_generator.ts";
@@ -46,6 +47,7 @@ async function openSource(
   input: z.output<typeof processCsvInput>,
   taskId: string,
   signal: AbortSignal,
+  fetchUrl: (url: string, init: OutboundInit) => Promise<Response>,
 ) {
   if (input.filename !== undefined) {
     return {
@@ -63,7 +65,8 @@ async function openSource(
       dataset: `inline:${taskId}`,
     } satisfies Source;
   }
-  const res = await fetch(input.url!, { signal });
+  // a guarded fetch: the URL comes from whoever submitted the task
+  const res = await fetchUrl(input.url!, { signal });
   if (!res.ok || !res.body) {
     await res.body?.cancel();
     const error = `GET ${input.url} answered ${res.status}`;
@@ -98,12 +101,13 @@ export const processCsv = defineTask({
   type: "process_csv",
   description:
     "Parses a CSV (inline `csv`, a `url`, or a generated sales file `filename` + `num_rows`) " +
-    "and returns per-column statistics; sales files are stored for `aggregate`.",
+    "and returns per-column statistics; sales files are stored for `aggregate`. A `url` must " +
+    "reach a public address unless OUTBOUND_ALLOWED_HOSTS names its host.",
   input: processCsvInput,
   example: { filename: "sales-2026.csv", num_rows: 10000 },
   defaults: { timeoutMs: 3_600_000 },
   async run({ input, taskId, signal, progress, services }) {
-    const source = await openSource(input, taskId, signal);
+    const source = await openSource(input, taskId, signal, services.fetch);
     const parser = parse({ delimiter: input.delimiter, skip_empty_lines: true, info: true });
     const feed = Readable.from(source.chunks);
     feed.on("error", (error) => parser.destroy(error));

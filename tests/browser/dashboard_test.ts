@@ -5,7 +5,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { z } from "zod";
 import { defineTask } from "../../tasks/types/define_task.ts";
 import { startTestFila } from "../support/harness.ts";
-import { startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
+import { RECENT_READING_SECONDS, startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = [
@@ -157,9 +157,18 @@ Deno.test("dashboard: quotes errors, throughput chart, submit errors, URL filter
 
     // readings for the chart (BTC-BRL with its six digits), then a refresh that works
     upstream.mode = "ok";
-    upstream.setReading("BTC-BRL", { bid: 612345.67, pctChange: -1.25 });
+    upstream.setReading("BTC-BRL", {
+      bid: 612345.67,
+      ask: 612400.5,
+      high: 615000,
+      low: 601000,
+      pctChange: -1.25,
+    });
     for (let i = 0; i < 5; i++) {
-      upstream.setReading("USD-BRL", { bid: 5.3 + i / 100, timestamp: 1_795_000_000 + i * 60 });
+      upstream.setReading("USD-BRL", {
+        bid: 5.3 + i / 100,
+        timestamp: RECENT_READING_SECONDS + i * 60,
+      });
       assert.equal((await fila.get("/currency/latest")).status, 200);
     }
     const refresh = await fila.post("/tasks", { type: "refresh_quotes" });

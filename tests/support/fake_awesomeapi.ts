@@ -12,8 +12,8 @@ export interface Reading {
   low: number;
   varBid: number;
   pctChange: number;
-  /** epoch seconds */
-  timestamp: number;
+  /** epoch seconds (a string is sent as is: a malformed reading) */
+  timestamp: number | string;
 }
 
 export interface FakeAwesomeApi {
@@ -35,6 +35,13 @@ const NAMES: Record<string, string> = {
   BRL: "Real Brasileiro",
 };
 
+/**
+ * Epoch seconds of a recent whole minute (an hour before the tests started): the
+ * default reading time, and a base for tests' own, since readings far from the
+ * clock are refused.
+ */
+export const RECENT_READING_SECONDS = Math.floor(Date.now() / 60_000) * 60 - 3_600;
+
 /** The local time text AwesomeAPI gives in create_date (São Paulo, UTC−3). */
 export function saoPauloText(epochSeconds: number): string {
   return new Date((epochSeconds - 3 * 3600) * 1000).toISOString().slice(0, 19).replace("T", " ");
@@ -50,7 +57,7 @@ export function startFakeAwesomeApi(): FakeAwesomeApi {
       low: 5.3,
       varBid: 0.0123,
       pctChange: 0.23,
-      timestamp: 1_795_000_000,
+      timestamp: RECENT_READING_SECONDS,
     };
   const controller = new AbortController();
   const state = { mode: "ok" as UpstreamMode, slowMs: 1_000, retryAfterSeconds: 2, requests: 0 };
@@ -87,7 +94,10 @@ export function startFakeAwesomeApi(): FakeAwesomeApi {
           bid: String(r.bid),
           ask: String(r.ask),
           timestamp: String(r.timestamp),
-          create_date: saoPauloText(r.timestamp),
+          // a malformed timestamp keeps a sane create_date, as the real API's would be
+          create_date: saoPauloText(
+            Math.abs(Number(r.timestamp)) < 8.64e12 ? Number(r.timestamp) : Date.now() / 1000,
+          ),
         };
       }
       return Response.json(body);
