@@ -58,6 +58,8 @@ export class WorkerPool implements ClaimTarget {
     private readonly changes: TaskChanges,
     private readonly options: WorkerPoolOptions,
     private readonly hooks: WorkerPoolHooks = {},
+    /** Called when a retry was recorded, with its time: someone must wake up for it. */
+    private readonly onRetryAt: (runAt: number) => void = () => {},
   ) {}
 
   get inFlight(): number {
@@ -126,7 +128,10 @@ export class WorkerPool implements ClaimTarget {
       }
       try {
         // an end is retried until the lease would have run out, then the sweeper decides
-        if (await this.writer.end(end, this.options.leaseMs)) outcome = end.outcome;
+        if (await this.writer.end(end, this.options.leaseMs)) {
+          outcome = end.outcome;
+          if (end.outcome === "retrying") this.onRetryAt(end.retryAt);
+        }
       } catch (error) {
         log.error("could not record the end of task {id}: {error}", {
           id: task.id,
