@@ -11,7 +11,16 @@ import {
   jsonLinesFormatter,
   type Sink,
 } from "@logtape/logtape";
-import { type Config, loadConfig, resolveKvPath } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  redactUrl,
+  resolveKvPath,
+  startStep,
+  StartupError,
+  startupError,
+} from "./config.ts";
 import { openStore } from "./db/open_store.ts";
 import { createApp, type FilaApp } from "./routes/app.ts";
 import { dashboardRouter } from "./routes/dashboard/dashboard.ts";
@@ -92,8 +101,21 @@ function makeInstanceId(): string {
 export async function startFila(config: Config, options: StartOptions = {}): Promise<FilaInstance> {
   const startedAt = Date.now();
   const instanceId = makeInstanceId();
-  const store = await openStore(config.DATABASE_URL, config.DATABASE_AUTH_TOKEN);
-  const kv = await Deno.openKv(resolveKvPath(config));
+  const store = await startStep(
+    "DATABASE_URL",
+    redactUrl(config.DATABASE_URL),
+    () =>
+      openStore(config.DATABASE_URL, {
+        authToken: config.DATABASE_AUTH_TOKEN,
+        lockWaitMs: config.DATABASE_LOCK_WAIT_MS,
+      }),
+  );
+  const kvPath = resolveKvPath(config);
+  const kv = await startStep("KV_PATH", kvPath ?? "Deno Deploy's KV", () => Deno.openKv(kvPath))
+    .catch(async (error) => {
+      await store.close();
+      throw error;
+    });
   const broker = createBroker(config.QUEUE_DRIVER, {
     kv,
     store: store.tasks,
@@ -120,11 +142,12 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     taskCounts: () => store.tasks.countByTypeAndStatus(),
     fetch: (url, init) => outboundFetch(url, init, { allowedHosts: config.OUTBOUND_ALLOWED_HOSTS }),
   };
-  const metrics = new FilaMetrics(
-    (since) => engineRef.current!.counts(since),
+  const metrics = new FilaMetrics({
+    counts: (since) => engineRef.current!.counts(since),
+    followers: () => engineRef.current?.followers() ?? 0,
     quotes,
-    new Set(types.map((t) => t.type)),
-  );
+    typeNames: new Set(types.map((t) => t.type)),
+  });
   const engine = engineRef.current = new Engine({
     store: store.tasks,
     broker,
@@ -200,18 +223,22 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     startedAt,
   });
 
-  engine.start();
-
   let server: Deno.HttpServer | null = null;
   // every role listens: a worker answers /health and /metrics only
-  const serve = options.serve ?? true;
-  if (serve) {
-    server = Deno.serve({
-      port: config.PORT,
-      hostname: config.HOST,
-      onListen: () => {},
-    }, app.fetch);
+  if (options.serve ?? true) {
+    try {
+      server = Deno.serve(
+        { port: config.PORT, hostname: config.HOST, onListen: () => {} },
+        app.fetch,
+      );
+    } catch (error) {
+      kv.close();
+      await store.close();
+      const variable = error instanceof Deno.errors.AddrInUse ? "PORT" : "HOST";
+      throw startupError(variable, `${config.HOST}:${config.PORT}`, error);
+    }
   }
+  engine.start();
   const port = server ? (server.addr as Deno.NetAddr).port : null;
   const url = server
     ? `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`
@@ -236,20 +263,27 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   return { config, instanceId, store, kv, engine, quotes, app, port, url, stop };
 }
 
+/** Stops the process with one line saying what is wrong: no stack trace for a setting. */
+function exitWith(error: unknown): never {
+  const known = error instanceof ConfigError || error instanceof StartupError;
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(known ? `fila: ${message}` : `fila: could not start: ${message.split("\n")[0]}`);
+  Deno.exit(1);
+}
+
 if (import.meta.main) {
   let config: Config;
   try {
     config = loadConfig();
   } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    Deno.exit(1);
+    exitWith(error);
   }
   await configureLogging(config);
   const running: { instance?: FilaInstance } = {};
   const cron = config.CRON_ENABLED && config.ROLE !== "api";
   // Deno.cron is registered at the top level, before serving, as Deno Deploy requires.
   if (cron) registerMinuteCron(() => running.instance?.engine, config.QUOTES_CRON);
-  const instance = running.instance = await startFila(config);
+  const instance = running.instance = await startFila(config).catch(exitWith);
   // a newcomer should see a quote within seconds, not at the next minute
   if (cron && !(await instance.quotes.newestUpdate())) await runMinuteJobs(instance.engine);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -5,8 +5,14 @@
  */
 import type { FilaStore } from "../tasks/stores.ts";
 
+export interface StoreOptions {
+  authToken?: string;
+  /** How long a write may wait, in all, for a lock another process holds. */
+  lockWaitMs?: number;
+}
+
 /** Opens the store `url` names (file:, libsql:, http(s):, ws(s):), migrated and ready. */
-export async function openStore(url: string, authToken?: string): Promise<FilaStore> {
+export async function openStore(url: string, options: StoreOptions = {}): Promise<FilaStore> {
   const { openLibsqlStore } = await import("./libsql/connect.ts");
-  return await openLibsqlStore(url, authToken);
+  return await openLibsqlStore(url, options);
 }

@@ -5,9 +5,7 @@
  * Embedded files go through Fila's own LocalClient, which waits for another
  * process's lock instead of failing (several instances write the same file).
  */
-import { createClient } from "@libsql/client";
 import type { Client } from "@libsql/client";
-import { LocalClient } from "../../db/libsql/local_client.ts";
 
 export interface SqlClient {
   /** Runs one statement with positional `?` arguments; rows as plain objects. */
@@ -15,19 +13,29 @@ export interface SqlClient {
   close(): Promise<void>;
 }
 
-/** A client for the database at `url` (file:, libsql:, http:). */
+/**
+ * A client for the database at `url` (file:, libsql:, http:). Drivers load on
+ * first use, so a process that cannot load native code (Deploy-shaped tests)
+ * may import this module.
+ */
 export function openSql(url: string): SqlClient {
-  const client: Client = url.startsWith("file:")
-    ? new LocalClient(url.slice("file:".length).replace(/^\/\/(localhost)?/, ""))
-    : createClient({ url });
+  let client: Promise<Client> | null = null;
+  const connect = async (): Promise<Client> => {
+    if (url.startsWith("file:")) {
+      const { LocalClient } = await import("../../db/libsql/local_client.ts");
+      return new LocalClient(url.slice("file:".length).replace(/^\/\/(localhost)?/, ""));
+    }
+    const { createClient } = await import("@libsql/client/web");
+    return createClient({ url });
+  };
   return {
     async query<T>(sql: string, args: unknown[] = []) {
-      const rs = await client.execute({ sql, args: args as never });
+      const db = await (client ??= connect());
+      const rs = await db.execute({ sql, args: args as never });
       return rs.rows.map((row) => Object.fromEntries(rs.columns.map((c) => [c, row[c]]))) as T[];
     },
-    close() {
-      client.close();
-      return Promise.resolve();
+    async close() {
+      if (client) (await client).close();
     },
   };
 }
