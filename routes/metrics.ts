@@ -18,6 +18,7 @@ const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 
 export class FilaMetrics {
   readonly registry = new Registry();
+  private readonly typeNames: Set<string>;
   private readonly submitted = new Counter({
     name: "fila_tasks_submitted_total",
     help: "Tasks submitted, by type",
@@ -52,13 +53,25 @@ export class FilaMetrics {
     registers: [this.registry],
   });
 
-  /** `typeNames`: the registered task types; any other type is counted as `other`. */
-  constructor(
+  constructor(sources: {
     /** The engine's counts (shared with /queue/stats for a moment). */
-    counts: (since: number) => Promise<QueueCounts>,
-    quotes: QuotesService,
-    private readonly typeNames: Set<string>,
-  ) {
+    counts: (since: number) => Promise<QueueCounts>;
+    /** Live streams attached to this instance. */
+    followers: () => number;
+    quotes: QuotesService;
+    /** The registered task types; any other type is counted as `other`. */
+    typeNames: Set<string>;
+  }) {
+    const { counts, followers, quotes } = sources;
+    this.typeNames = sources.typeNames;
+    new Gauge({
+      name: "fila_live_streams",
+      help: "Live task streams (GET /tasks/:id/events) open on this instance",
+      registers: [this.registry],
+      collect() {
+        this.set(followers());
+      },
+    });
     new Gauge({
       name: "fila_queue_depth",
       help: "Waiting and running tasks, by status and priority (read at scrape)",

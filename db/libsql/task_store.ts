@@ -14,6 +14,7 @@ import {
   gte,
   inArray,
   lte,
+  ne,
   type SQL,
   sql,
 } from "drizzle-orm";
@@ -127,6 +128,12 @@ function compileHotStatements(db: Database) {
       }).where(owned(placeholder("id"), placeholder("workerId"), placeholder("attempt"))),
     ),
   };
+}
+
+function sumByStatus(rows: { status: string; n: number }[]): { status: string; n: number }[] {
+  const by = new Map<string, number>();
+  for (const r of rows) by.set(r.status, (by.get(r.status) ?? 0) + r.n);
+  return [...by].map(([status, n]) => ({ status, n }));
 }
 
 export class LibsqlTaskStore implements TaskStore {
@@ -343,7 +350,7 @@ export class LibsqlTaskStore implements TaskStore {
     });
   }
 
-  requeueExpired(now: number): Promise<number> {
+  requeueExpired(now: number, exceptWorkerId?: string): Promise<number> {
     return guarded(async () => {
       const lost =
         sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
@@ -360,8 +367,11 @@ export class LibsqlTaskStore implements TaskStore {
         leaseUntil: null,
         runAt: now,
         updatedAt: now,
-      }).where(and(eq(tasks.status, "running"), lte(tasks.leaseUntil, now)))
-        .returning({ id: tasks.id });
+      }).where(and(
+        eq(tasks.status, "running"),
+        lte(tasks.leaseUntil, now),
+        exceptWorkerId === undefined ? undefined : ne(tasks.workerId, exceptWorkerId),
+      )).returning({ id: tasks.id });
       return rows.length;
     });
   }
@@ -453,13 +463,8 @@ export class LibsqlTaskStore implements TaskStore {
               sql` union all `,
             )
           })`),
-          this.db.select({
-            minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.as("minute"),
-            status: tasks.status,
-            n: count(),
-          }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`minute`, tasks.status),
-          this.db.select({ status: tasks.status, n: count() }).from(tasks)
-            .where(gte(tasks.finishedAt, now - 60_000)).groupBy(tasks.status),
+          this.finishedPerMinute(since),
+          this.finishedPerMinute(now - 60_000),
         ]);
       return {
         byStatus,
@@ -467,9 +472,18 @@ export class LibsqlTaskStore implements TaskStore {
         byType,
         oldestDueRunAt: oldest?.at ?? null,
         finishedPerMinute: perMinute,
-        finishedLastMinute: lastMinute,
+        finishedLastMinute: sumByStatus(lastMinute),
       };
     });
+  }
+
+  /** Ended tasks per minute and status since `since`, from tasks_finished_idx alone. */
+  private finishedPerMinute(since: number) {
+    return this.db.select({
+      minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.as("minute"),
+      status: tasks.status,
+      n: count(),
+    }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`minute`, tasks.status);
   }
 
   countByTypeAndStatus(): Promise<{ type: string; status: string; n: number }[]> {

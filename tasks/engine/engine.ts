@@ -122,12 +122,17 @@ export class Engine {
         retryMaxMs: options.retryMaxMs,
       },
       options.hooks,
+      (runAt) =>
+        this.broker.notify([{ delayMs: Math.max(0, runAt - Date.now()) }]).catch((error) =>
+          log.warn("wake-up not sent: {error}", { error: String(error) })
+        ),
     );
     this.sweeper = new Sweeper(
       options.store,
       options.runsWorkers ? () => this.writer.fill() : null,
       options.sweepIntervalMs,
       options.retentionDays * 86_400_000,
+      options.workerId,
     );
     this.instanceRegistry = new InstanceRegistry(
       options.kv,
@@ -291,6 +296,11 @@ export class Engine {
    */
   subscribe(id: string, listener: () => void): () => void {
     return this.changes.subscribe(id, listener);
+  }
+
+  /** How many live followers (subscriptions) are attached here now. */
+  followers(): number {
+    return this.changes.size;
   }
 
   /**

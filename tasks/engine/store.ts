@@ -128,9 +128,11 @@ export interface TaskStore {
   /**
    * Running tasks whose lease ran out (their instance died) go back to `queued`,
    * to `failed` after their last attempt, or to `cancelled` when a cancel was
-   * requested meanwhile. Returns how many moved.
+   * requested meanwhile. Returns how many moved. Tasks of `exceptWorkerId` are
+   * left alone: an instance knows its own tasks still run (its heartbeat may
+   * just have waited for a lock).
    */
-  requeueExpired(now: number): Promise<number>;
+  requeueExpired(now: number, exceptWorkerId?: string): Promise<number>;
   /** Shutdown: a worker's running tasks go back to `queued`, their attempt undone. */
   handBack(workerId: string, ids: string[]): Promise<number>;
   /** Whether a waiting task is due. */
