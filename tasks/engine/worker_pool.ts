@@ -118,12 +118,19 @@ export class WorkerPool implements ClaimTarget {
     }
     let outcome: AttemptOutcome = "lost";
     if (end) {
-      if (end.outcome === "retrying" || end.outcome === "failed") {
-        taskLog.warn("attempt {attempt} of {maxAttempts} failed: {error}", {
+      // a retry is routine (metrics count it): one warning per task that failed for good
+      if (end.outcome === "retrying") {
+        taskLog.debug("attempt {attempt} of {maxAttempts} failed, retrying in {retryInMs} ms: {error}", {
           attempt: task.attempts,
           maxAttempts: task.maxAttempts,
           error: end.error,
-          retryInMs: end.outcome === "retrying" ? end.retryAt - Date.now() : null,
+          retryInMs: end.retryAt - Date.now(),
+        });
+      } else if (end.outcome === "failed") {
+        taskLog.warn("failed after {attempt} of {maxAttempts} attempts: {error}", {
+          attempt: task.attempts,
+          maxAttempts: task.maxAttempts,
+          error: end.error,
         });
       }
       try {
