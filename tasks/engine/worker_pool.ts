@@ -120,12 +120,15 @@ export class WorkerPool implements ClaimTarget {
     if (end) {
       // a retry is routine (metrics count it): one warning per task that failed for good
       if (end.outcome === "retrying") {
-        taskLog.debug("attempt {attempt} of {maxAttempts} failed, retrying in {retryInMs} ms: {error}", {
-          attempt: task.attempts,
-          maxAttempts: task.maxAttempts,
-          error: end.error,
-          retryInMs: end.retryAt - Date.now(),
-        });
+        taskLog.debug(
+          "attempt {attempt} of {maxAttempts} failed, retrying in {retryInMs} ms: {error}",
+          {
+            attempt: task.attempts,
+            maxAttempts: task.maxAttempts,
+            error: end.error,
+            retryInMs: end.retryAt - Date.now(),
+          },
+        );
       } else if (end.outcome === "failed") {
         taskLog.warn("failed after {attempt} of {maxAttempts} attempts: {error}", {
           attempt: task.attempts,
