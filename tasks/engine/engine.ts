@@ -242,7 +242,11 @@ export class Engine {
 
   private toNewTask(request: SubmitRequest, now: number): NewTask {
     const definition = this.registry.require(request.type);
-    const payload = this.registry.validatePayload(request.type, request.payload);
+    const payload = this.registry.validatePayload(
+      request.type,
+      request.payload,
+      this.options.services,
+    );
     if (request.delayMs !== undefined && request.runAt !== undefined) {
       throw new InvalidTaskError("give delay_ms or run_at, not both", [
         { path: "run_at", message: "give delay_ms or run_at, not both" },

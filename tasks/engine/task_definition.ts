@@ -39,5 +39,11 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType, Services =
   /** A valid payload, shown in the docs and the dashboard's form. */
   example: z.input<Schema>;
   defaults?: TaskDefaults;
+  /**
+   * Refuses a submission for a reason the schema cannot see (it needs the
+   * services, e.g. an allow-list): return a message and the submit is a 400
+   * naming `payload`; return null to accept.
+   */
+  admit?(input: z.output<Schema>, services: Services): string | null;
   run(ctx: TaskContext<z.output<Schema>, Services>): unknown;
 }
