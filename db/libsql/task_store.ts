@@ -13,14 +13,15 @@ import {
   gt,
   gte,
   inArray,
+  lt,
   lte,
   ne,
   type SQL,
   sql,
 } from "drizzle-orm";
 import type { InArgs, InStatement } from "@libsql/client";
-import { WAITING_STATUSES } from "../../tasks/engine/model.ts";
-import type { TaskEvent, TaskRecord } from "../../tasks/engine/model.ts";
+import { CANCELLABLE_STATUSES, WAITING_STATUSES } from "../../tasks/engine/model.ts";
+import type { TaskEvent, TaskRecord, TypeLimit } from "../../tasks/engine/model.ts";
 import type {
   AttemptEnd,
   AttemptOwner,
@@ -29,19 +30,24 @@ import type {
   QueueCounts,
   StoreHealth,
   TaskFilter,
+  TaskLinks,
   TaskStore,
   Turn,
   TurnResult,
+  TypeUsage,
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
 import { compile, rowMapper } from "./compiled.ts";
 import type { Database } from "./connect.ts";
-import { taskEvents, tasks } from "./schema.ts";
+import { idList, resolveAllBlocked, resolveDependents, storeDependencies } from "./dependencies.ts";
+import { taskDependencies, taskEvents, tasks, typeLimits, typeStarts } from "./schema.ts";
+import type { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 
 type TaskRow = typeof tasks.$inferSelect;
 
 /** The waiting statuses as SQL literals, as the partial index `tasks_ready_idx` names them. */
 const WAITING_SQL = sql.raw(WAITING_STATUSES.map((status) => `'${status}'`).join(", "));
+const CANCELLABLE_SQL = sql.raw(CANCELLABLE_STATUSES.map((status) => `'${status}'`).join(", "));
 const FINAL_SQL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
 
 /** Fencing condition: this worker still owns this attempt of this task (values or placeholders). */
@@ -130,14 +136,42 @@ function compileHotStatements(db: Database) {
   };
 }
 
+/** The WHERE of a task filter (created_at bounds exclusive). */
+function filterWhere(filter: TaskFilter) {
+  return and(
+    filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
+    filter.type ? eq(tasks.type, filter.type) : undefined,
+    filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
+    filter.createdAfter !== undefined ? gt(tasks.createdAt, filter.createdAfter) : undefined,
+    filter.createdBefore !== undefined ? lt(tasks.createdAt, filter.createdBefore) : undefined,
+  );
+}
+
 function sumByStatus(rows: { status: string; n: number }[]): { status: string; n: number }[] {
   const by = new Map<string, number>();
   for (const r of rows) by.set(r.status, (by.get(r.status) ?? 0) + r.n);
   return [...by].map(([status, n]) => ({ status, n }));
 }
 
+/** The set part of a claim: running, one more attempt, its note. */
+function claimSet(now: number, leaseUntil: number, workerId: string) {
+  return {
+    status: "running",
+    attempts: sql`${tasks.attempts} + 1`,
+    leaseUntil,
+    workerId,
+    startedAt: now,
+    updatedAt: now,
+    progress: 0,
+    progressMessage: null,
+    note:
+      sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${workerId}`,
+  };
+}
+
 export class LibsqlTaskStore implements TaskStore {
   private readonly hot: ReturnType<typeof compileHotStatements>;
+  private readonly dialect: SQLiteAsyncDialect;
 
   constructor(
     private readonly db: Database,
@@ -145,28 +179,135 @@ export class LibsqlTaskStore implements TaskStore {
     private readonly canWrite: (ms: number) => Promise<boolean>,
   ) {
     this.hot = compileHotStatements(db);
+    this.dialect = (db as unknown as { dialect: SQLiteAsyncDialect }).dialect;
+  }
+
+  /**
+   * The claim within the types' limits: the usual claim over the types without
+   * limits, then, per limited type, a claim capped in SQL by what its limits
+   * leave (running now, starts in the last minute) and by the slots this turn's
+   * claims left. The turn's write lock makes the counts exact across instances.
+   */
+  private limitedClaim(
+    now: number,
+    claim: NonNullable<Turn["claim"]>,
+  ): { statements: InStatement[]; returning: number[] } {
+    const { workerId, limit, leaseMs, limits } = claim;
+    const leaseUntil = now + leaseMs;
+    const held = limits.filter((l) =>
+      l.paused || l.concurrency !== null || l.ratePerMinute !== null
+    );
+    const statements: InStatement[] = [];
+    const returning: number[] = [];
+    const ready = (extra: SQL) =>
+      sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
+        where status in (${WAITING_SQL}) and run_at <= ${now} and ${extra}
+        order by priority, run_at limit ${limitLeft(limit)})`;
+    // claimed in this turn: this worker, started at this turn's now
+    const claimedHere = sql`(select count(*) from tasks where worker_id = ${workerId}
+      and started_at = ${now} and status = 'running')`;
+    const limitLeft = (cap: number | SQL) => sql`max(0, min(${cap}, ${limit} - ${claimedHere}))`;
+    returning.push(statements.length);
+    statements.push(statement(
+      this.db.update(tasks).set(claimSet(now, leaseUntil, workerId)).where(and(
+        ready(
+          held.length === 0
+            ? sql`1`
+            : sql`type not in (${sql.join(held.map((l) => sql`${l.type}`), sql`, `)})`,
+        ),
+        sql`+${tasks.status} in (${WAITING_SQL})`,
+        eq(tasks.cancelRequested, false),
+      )).returning(),
+    ));
+    for (const l of held) {
+      if (l.paused) continue;
+      const caps: SQL[] = [];
+      if (l.concurrency !== null) {
+        caps.push(sql`${l.concurrency} - (select count(*) from tasks
+          where status = 'running' and type = ${l.type})`);
+      }
+      if (l.ratePerMinute !== null) {
+        caps.push(sql`${l.ratePerMinute} - (select count(*) from type_starts
+          where type = ${l.type} and at > ${now - 60_000})`);
+      }
+      const cap = sql`min(${sql.join(caps, sql`, `)}, ${limit})`;
+      const readyOfType = sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
+        where status in (${WAITING_SQL}) and run_at <= ${now} and type = ${l.type}
+        order by priority, run_at limit ${limitLeft(cap)})`;
+      returning.push(statements.length);
+      statements.push(statement(
+        this.db.update(tasks).set(claimSet(now, leaseUntil, workerId)).where(and(
+          readyOfType,
+          sql`+${tasks.status} in (${WAITING_SQL})`,
+          eq(tasks.cancelRequested, false),
+        )).returning(),
+      ));
+      if (l.ratePerMinute !== null) {
+        statements.push(statement(
+          this.db.insert(typeStarts).select(
+            this.db.select({ type: tasks.type, at: sql<number>`${now}`.as("at") }).from(tasks)
+              .where(and(
+                eq(tasks.type, l.type),
+                eq(tasks.workerId, workerId),
+                eq(tasks.startedAt, now),
+                eq(tasks.status, "running"),
+              )),
+          ),
+        ));
+      }
+    }
+    return { statements, returning };
   }
 
   turn(turn: Turn): Promise<TurnResult> {
     return guarded(async () => {
       const now = Date.now();
       const statements: InStatement[] = [];
-      const full = turn.inserts.map((task) =>
-        ({ ...INSERT_DEFAULTS, ...task, updatedAt: task.createdAt, note: "submitted" }) as TaskRow
+      // (the statements' results are read back by position)
+      const full = turn.inserts.map(({ dependsOn, ...task }) =>
+        ({
+          ...INSERT_DEFAULTS,
+          ...task,
+          status: dependsOn.length > 0 ? "blocked" : task.status,
+          dependencyCount: dependsOn.length,
+          updatedAt: task.createdAt,
+          note: "submitted",
+        }) as TaskRow
       );
       for (const row of full) statements.push(this.hot.insert(row as Record<string, unknown>));
+      const waiting = turn.inserts.filter((t) => t.dependsOn.length > 0);
+      for (const task of waiting) {
+        statements.push(...storeDependencies(this.dialect, task.id, task.dependsOn));
+      }
+      if (waiting.length > 0) {
+        const parents = idList([...new Set(waiting.flatMap((t) => t.dependsOn))]);
+        statements.push(...resolveDependents(this.dialect, parents, now));
+      }
+      const endsAt = statements.length;
       for (const end of turn.ends) statements.push(this.endStatement(end, now));
+      const settled = turn.ends.filter((e) => e.releasesDependents).map((e) => e.id);
+      if (settled.length > 0) {
+        statements.push(...resolveDependents(this.dialect, idList(settled), now));
+      }
       const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
-      if (claim) {
+      let claims: number[] = [];
+      if (claim && claim.limits.length === 0) {
         const { workerId, limit, leaseMs } = claim;
+        claims = [statements.length];
         statements.push(this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }));
+      } else if (claim) {
+        const limited = this.limitedClaim(now, claim);
+        claims = limited.returning.map((i) => statements.length + i);
+        statements.push(...limited.statements);
       }
       if (statements.length === 0) return { inserted: [], ended: [], claimed: [] };
       const results = await this.db.$client.batch(statements, "write");
       const inserted: Inserted[] = [];
       for (let i = 0; i < full.length; i++) {
         if (results[i].rowsAffected > 0) {
-          inserted.push({ task: full[i], created: true });
+          // a task with dependencies may have been released or cancelled in the transaction
+          const task = full[i].dependencyCount > 0 ? await this.get(full[i].id) : full[i];
+          inserted.push({ task: task ?? full[i], created: true });
           continue;
         }
         const [existing] = await this.db.select().from(tasks)
@@ -176,11 +317,10 @@ export class LibsqlTaskStore implements TaskStore {
         }
         inserted.push({ task: existing, created: false });
       }
-      const offset = full.length;
       return {
         inserted,
-        ended: turn.ends.map((_, i) => results[offset + i].rowsAffected > 0),
-        claimed: claim ? results[offset + turn.ends.length].rows.map(toTaskRow) : [],
+        ended: turn.ends.map((_, i) => results[endsAt + i].rowsAffected > 0),
+        claimed: claims.flatMap((i) => results[i].rows.map(toTaskRow)),
       };
     });
   }
@@ -238,11 +378,7 @@ export class LibsqlTaskStore implements TaskStore {
 
   list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
     return guarded(async () => {
-      const where = and(
-        filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
-        filter.type ? eq(tasks.type, filter.type) : undefined,
-        filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
-      );
+      const where = filterWhere(filter);
       const [rows, [{ total }]] = await Promise.all([
         this.db.select().from(tasks).where(where).orderBy(desc(tasks.id)) // UUIDv7: creation order
           .limit(filter.limit).offset(filter.offset),
@@ -428,10 +564,10 @@ export class LibsqlTaskStore implements TaskStore {
           retainedSince === null ? sql`` : sql` or ${tasks.finishedAt} <= ${retainedSince}`
         })`,
       );
-      const [, deleted] = await this.db.batch([
-        this.db.delete(taskEvents).where(
-          inArray(taskEvents.taskId, this.db.select({ id: tasks.id }).from(tasks).where(expired)),
-        ),
+      const gone = this.db.select({ id: tasks.id }).from(tasks).where(expired);
+      const [, , deleted] = await this.db.batch([
+        this.db.delete(taskEvents).where(inArray(taskEvents.taskId, gone)),
+        this.db.delete(taskDependencies).where(inArray(taskDependencies.taskId, gone)),
         this.db.delete(tasks).where(expired).returning({ id: tasks.id }),
       ]);
       return deleted.length;
@@ -491,6 +627,135 @@ export class LibsqlTaskStore implements TaskStore {
       this.db.select({ type: tasks.type, status: tasks.status, n: count() }).from(tasks)
         .groupBy(tasks.type, tasks.status).orderBy(tasks.type, tasks.status)
     );
+  }
+
+  existing(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return guarded(async () =>
+      (await this.db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, ids))).map((r) =>
+        r.id
+      )
+    );
+  }
+
+  links(id: string): Promise<TaskLinks> {
+    return guarded(async () => {
+      const [dependsOn, dependents] = await Promise.all([
+        this.db.select({ id: tasks.id, status: tasks.status }).from(taskDependencies)
+          .innerJoin(tasks, eq(tasks.id, taskDependencies.dependsOnId))
+          .where(eq(taskDependencies.taskId, id)).orderBy(tasks.id),
+        this.db.select({ id: tasks.id, status: tasks.status }).from(taskDependencies)
+          .innerJoin(tasks, eq(tasks.id, taskDependencies.taskId))
+          .where(eq(taskDependencies.dependsOnId, id)).orderBy(tasks.id),
+      ]);
+      return { dependsOn, dependents };
+    });
+  }
+
+  dependencyResults(id: string): Promise<Record<string, unknown>> {
+    return guarded(async () => {
+      const rows = await this.db.select({ id: tasks.id, result: tasks.result }).from(
+        taskDependencies,
+      )
+        .innerJoin(tasks, eq(tasks.id, taskDependencies.dependsOnId))
+        .where(eq(taskDependencies.taskId, id));
+      return Object.fromEntries(rows.map((r) => [r.id, r.result ?? null]));
+    });
+  }
+
+  resolveBlocked(now: number): Promise<number> {
+    return guarded(async () => {
+      const [any] = await this.db.select({ id: tasks.id }).from(tasks)
+        .where(eq(tasks.status, "blocked")).limit(1);
+      if (!any) return 0;
+      const results = await this.db.$client.batch(resolveAllBlocked(this.dialect, now), "write");
+      return results.reduce((n, r) => n + r.rowsAffected, 0);
+    });
+  }
+
+  typeLimits(): Promise<TypeLimit[]> {
+    return guarded(() => this.db.select().from(typeLimits).orderBy(typeLimits.type));
+  }
+
+  setTypeLimit(limit: TypeLimit): Promise<void> {
+    return guarded(async () => {
+      await this.db.batch([
+        this.db.insert(typeLimits).values(limit).onConflictDoUpdate({
+          target: typeLimits.type,
+          set: {
+            concurrency: limit.concurrency,
+            ratePerMinute: limit.ratePerMinute,
+            paused: limit.paused,
+            updatedAt: limit.updatedAt,
+          },
+        }),
+        // starts older than the window never count again
+        this.db.delete(typeStarts).where(lte(typeStarts.at, limit.updatedAt - 60_000)),
+      ]);
+    });
+  }
+
+  typeUsage(now: number): Promise<TypeUsage[]> {
+    return guarded(async () => {
+      const [running, started] = await Promise.all([
+        this.db.select({ type: tasks.type, n: count() }).from(tasks)
+          .where(eq(tasks.status, "running")).groupBy(tasks.type),
+        this.db.select({ type: typeStarts.type, n: count() }).from(typeStarts)
+          .where(gt(typeStarts.at, now - 60_000)).groupBy(typeStarts.type),
+      ]);
+      const usage = new Map<string, TypeUsage>();
+      const of = (type: string) => {
+        let u = usage.get(type);
+        if (!u) usage.set(type, u = { type, running: 0, startedLastMinute: 0 });
+        return u;
+      };
+      for (const r of running) of(r.type).running = r.n;
+      for (const r of started) of(r.type).startedLastMinute = r.n;
+      return [...usage.values()];
+    });
+  }
+
+  retryMany(filter: TaskFilter, limit: number): Promise<number> {
+    return guarded(async () => {
+      const ids = await this.pick({ ...filter, statuses: ["failed"] }, limit);
+      if (ids.length === 0) return 0;
+      let n = 0;
+      for (const id of ids) if (await this.replay(id)) n++;
+      return n;
+    });
+  }
+
+  cancelMany(filter: TaskFilter, reason: string, limit: number): Promise<number> {
+    return guarded(async () => {
+      const statuses = (filter.statuses ?? CANCELLABLE_STATUSES).filter((s) =>
+        (CANCELLABLE_STATUSES as readonly string[]).includes(s)
+      );
+      const ids = await this.pick({ ...filter, statuses }, limit);
+      if (ids.length === 0) return 0;
+      const now = Date.now();
+      const [cancelled] = await this.db.$client.batch([
+        statement(
+          this.db.update(tasks).set({
+            status: "cancelled",
+            cancelRequested: true,
+            note: reason,
+            finishedAt: now,
+            updatedAt: now,
+            expiresAt: expiresAt(now),
+          }).where(and(inArray(tasks.id, ids), sql`${tasks.status} in (${CANCELLABLE_SQL})`)),
+        ),
+        ...resolveDependents(this.dialect, idList(ids), now),
+      ], "write");
+      return cancelled.rowsAffected;
+    });
+  }
+
+  /** Up to `limit` ids matching `filter`, oldest first. */
+  private async pick(filter: TaskFilter, limit: number): Promise<string[]> {
+    if (filter.statuses?.length === 0) return [];
+    const rows = await this.db.select({ id: tasks.id }).from(tasks).where(filterWhere(filter))
+      .orderBy(asc(tasks.id)).limit(limit);
+    return rows.map((r) => r.id);
   }
 
   async health(): Promise<StoreHealth> {

@@ -57,6 +57,8 @@ export class Sweeper {
       const requeued = await this.store.requeueExpired(now, this.workerId);
       if (requeued > 0) log.warn("requeued {requeued} tasks whose lease expired", { requeued });
       await this.store.promoteDue(now);
+      // dependencies whose end was not seen where it happened (a late dependent, a lost instance)
+      await this.store.resolveBlocked(now);
       const claimed = this.fill && await this.store.hasReady(now) ? await this.fill() : 0;
       const retention = this.retentionMs > 0 && now - this.lastRetentionAt >= RETENTION_EVERY_MS;
       if (retention) this.lastRetentionAt = now;

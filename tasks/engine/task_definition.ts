@@ -22,6 +22,8 @@ export interface TaskContext<Input, Services = unknown> {
   progress(percent: number, message?: string): Promise<void>;
   /** A logger whose lines carry the task id and type. */
   log: Logger;
+  /** The results of the tasks this one waited for (`depends_on`), by task id. */
+  dependencies: Record<string, unknown>;
   services: Services;
 }
 

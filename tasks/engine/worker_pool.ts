@@ -43,6 +43,7 @@ interface RunningTask {
 }
 
 const log = getLogger(["fila", "worker"]);
+const NO_DEPENDENCIES: Record<string, unknown> = Object.freeze({});
 const CANCEL_POLL_MS = 300;
 
 export class WorkerPool implements ClaimTarget {
@@ -58,8 +59,11 @@ export class WorkerPool implements ClaimTarget {
     private readonly changes: TaskChanges,
     private readonly options: WorkerPoolOptions,
     private readonly hooks: WorkerPoolHooks = {},
-    /** Called when a retry was recorded, with its time: someone must wake up for it. */
-    private readonly onRetryAt: (runAt: number) => void = () => {},
+    /**
+     * Called with a time when work becomes ready then (a retry was recorded, or
+     * dependents were released): someone must wake up for it.
+     */
+    private readonly wakeAt: (runAt: number) => void = () => {},
   ) {}
 
   get inFlight(): number {
@@ -116,6 +120,8 @@ export class WorkerPool implements ClaimTarget {
     } finally {
       clearTimeout(timeout);
     }
+    // its end decides the tasks that wait for it, in the same transaction
+    if (end && task.hasDependents) end.releasesDependents = true;
     let outcome: AttemptOutcome = "lost";
     if (end) {
       // a retry is routine (metrics count it): one warning per task that failed for good
@@ -140,7 +146,8 @@ export class WorkerPool implements ClaimTarget {
         // an end is retried until the lease would have run out, then the sweeper decides
         if (await this.writer.end(end, this.options.leaseMs)) {
           outcome = end.outcome;
-          if (end.outcome === "retrying") this.onRetryAt(end.retryAt);
+          if (end.outcome === "retrying") this.wakeAt(end.retryAt);
+          else if (end.releasesDependents) this.wakeAt(Date.now());
         }
       } catch (error) {
         log.error("could not record the end of task {id}: {error}", {
@@ -166,13 +173,16 @@ export class WorkerPool implements ClaimTarget {
     } catch { /* observers must not break the pool */ }
   }
 
-  private run(task: TaskRecord, signal: AbortSignal, taskLog: Logger): Promise<unknown> {
+  private async run(task: TaskRecord, signal: AbortSignal, taskLog: Logger): Promise<unknown> {
     const definition = this.registry.get(task.type);
     if (!definition) throw new UnrecoverableError(`unknown task type '${task.type}'`);
     const parsed = definition.input.safeParse(task.payload);
     if (!parsed.success) {
       throw new UnrecoverableError(`payload no longer valid: ${parsed.error.message}`);
     }
+    const dependencies = task.dependencyCount > 0
+      ? await this.store.dependencyResults(task.id)
+      : NO_DEPENDENCIES;
     const owner = { id: task.id, workerId: this.options.workerId, attempt: task.attempts };
     return runUntilAborted(
       () =>
@@ -185,6 +195,7 @@ export class WorkerPool implements ClaimTarget {
           priority: priorityName(task.priority),
           signal,
           log: taskLog,
+          dependencies,
           services: this.services,
           progress: async (percent, message) => {
             const pct = Math.max(0, Math.min(100, Math.round(percent)));
