@@ -32,7 +32,8 @@ import { QuotesService } from "./tasks/clients/quotes_service.ts";
 import { createBroker } from "./tasks/engine/brokers.ts";
 import { Engine } from "./tasks/engine/engine.ts";
 import type { TaskDefinition } from "./tasks/engine/task_definition.ts";
-import { registerMinuteCron, runMinuteJobs } from "./tasks/minute_jobs.ts";
+import { registerMinuteCron, Scheduler } from "./tasks/scheduler.ts";
+import { quoteRefreshSchedule } from "./tasks/types/refresh_quotes.ts";
 import type { TaskServices } from "./tasks/services.ts";
 import type { FilaStore } from "./tasks/stores.ts";
 import { taskTypes } from "./tasks/types/registry.ts";
@@ -45,6 +46,8 @@ export interface StartOptions {
   extraTaskTypes?: TaskDefinition[];
   /** Listen for HTTP (default: yes; ROLE=worker serves probes only). */
   serve?: boolean;
+  /** Services beyond Fila's own, for the extra task types (tests record what ran through one). */
+  extraServices?: Record<string, unknown>;
 }
 
 export interface FilaInstance {
@@ -53,6 +56,7 @@ export interface FilaInstance {
   store: FilaStore;
   kv: Deno.Kv;
   engine: Engine;
+  scheduler: Scheduler;
   quotes: QuotesService;
   app: FilaApp;
   /** The bound port, when serving. */
@@ -141,6 +145,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     sales: store.sales,
     taskCounts: () => store.tasks.countByTypeAndStatus(),
     fetch: (url, init) => outboundFetch(url, init, { allowedHosts: config.OUTBOUND_ALLOWED_HOSTS }),
+    ...options.extraServices,
   };
   const metrics = new FilaMetrics({
     counts: (since) => engineRef.current!.counts(since),
@@ -165,6 +170,11 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     retentionDays: config.TASK_RETENTION_DAYS,
     hooks: metrics.engineHooks(),
   });
+
+  const scheduler = new Scheduler(store.schedules, engine, [
+    quoteRefreshSchedule(config.QUOTES_CRON),
+  ]);
+  await startStep("QUOTES_CRON", config.QUOTES_CRON, () => scheduler.install());
 
   const healthChecks: HealthCheck[] = [
     {
@@ -210,6 +220,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   ];
   const app = createApp({
     engine,
+    scheduler,
     quotes,
     mailer,
     healthChecks,
@@ -260,7 +271,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       await store.close();
     })();
 
-  return { config, instanceId, store, kv, engine, quotes, app, port, url, stop };
+  return { config, instanceId, store, kv, engine, scheduler, quotes, app, port, url, stop };
 }
 
 /** Stops the process with one line saying what is wrong: no stack trace for a setting. */
@@ -282,10 +293,14 @@ if (import.meta.main) {
   const running: { instance?: FilaInstance } = {};
   const cron = config.CRON_ENABLED && config.ROLE !== "api";
   // Deno.cron is registered at the top level, before serving, as Deno Deploy requires.
-  if (cron) registerMinuteCron(() => running.instance?.engine, config.QUOTES_CRON);
+  if (cron) registerMinuteCron(() => running.instance);
   const instance = running.instance = await startFila(config).catch(exitWith);
-  // a newcomer should see a quote within seconds, not at the next minute
-  if (cron && !(await instance.quotes.newestUpdate())) await runMinuteJobs(instance.engine);
+  if (cron) {
+    // a minute missed while every instance was down runs once, now
+    await instance.scheduler.tick();
+    // a newcomer should see a quote within seconds, not at the next minute
+    if (!(await instance.quotes.newestUpdate())) await instance.scheduler.trigger("refresh_quotes");
+  }
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
       log.info("{signal}: stopping (grace {graceMs} ms)", {

@@ -17,6 +17,7 @@ import {
   TaskNotFoundError,
 } from "../tasks/engine/errors.ts";
 import { zodIssues } from "../tasks/engine/task_registry.ts";
+import { ScheduleError } from "../tasks/scheduler.ts";
 
 /** An error the API answers as it is: a status, a code and a message. */
 export class ApiError extends Error {
@@ -75,6 +76,9 @@ export function handleError(error: Error, c: Context) {
   }
   if (error instanceof TaskNotFoundError) {
     return c.json(errorBody("not_found", error.message), 404);
+  }
+  if (error instanceof ScheduleError) {
+    return c.json(errorBody(error.kind, error.message), error.kind === "not_found" ? 404 : 409);
   }
   if (error instanceof TaskConflictError) {
     return c.json(errorBody("conflict", error.message, { status: error.status }), 409);

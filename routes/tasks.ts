@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import type { Engine, SubmitRequest } from "../tasks/engine/engine.ts";
 import { InvalidTaskError } from "../tasks/engine/errors.ts";
-import { priorityRank } from "../tasks/engine/model.ts";
+import { priorityRank, type TaskStatus } from "../tasks/engine/model.ts";
 import { type AppEnv, newRouter } from "./env.ts";
 import { errorSchema, jsonResponse as json } from "./errors.ts";
 import { followTask } from "./task_stream.ts";
@@ -14,6 +14,7 @@ import {
   batchSubmitSchema,
   idParamSchema,
   listQuerySchema,
+  taskDetailSchema,
   taskListSchema,
   taskSchema,
   taskStatusSchema,
@@ -75,7 +76,10 @@ const getRoute = createRoute({
   tags: ["tasks"],
   summary: "Read a task",
   request: { params: idParamSchema },
-  responses: { 200: json(taskSchema, "The task"), 404: errors[404] },
+  responses: {
+    200: json(taskDetailSchema, "The task, with its dependencies and dependents"),
+    404: errors[404],
+  },
 });
 
 const statusRoute = createRoute({
@@ -152,9 +156,15 @@ export function toSubmitRequest(
     description: body.description,
     idempotencyKey: body.idempotency_key,
     resultTtlMs: body.result_ttl_s === undefined ? undefined : body.result_ttl_s * 1000,
+    dependsOn: body.depends_on,
     ...extra,
   };
 }
+
+const toLinkView = (link: { id: string; status: string }) => ({
+  id: link.id,
+  status: link.status as TaskStatus,
+});
 
 /** "/api/v1/tasks/batch" → "/api/v1": links follow the mount the client used. */
 export function mountOf(c: Context<AppEnv>): string {
@@ -202,7 +212,13 @@ export function tasksRouter(engine: Engine) {
   });
 
   app.openapi(getRoute, async (c) => {
-    return c.json(toTaskView(await engine.get(c.req.valid("param").id)), 200);
+    const { id } = c.req.valid("param");
+    const [task, links] = await Promise.all([engine.get(id), engine.links(id)]);
+    return c.json({
+      ...toTaskView(task),
+      depends_on: links.dependsOn.map(toLinkView),
+      dependents: links.dependents.map(toLinkView),
+    }, 200);
   });
 
   app.openapi(statusRoute, async (c) => {

@@ -20,6 +20,7 @@ export const prioritySchema = anyCaseWord(PRIORITIES, "priority").openapi({
  */
 export const STATUS_ALIASES: Record<string, readonly TaskStatus[]> = {
   pending: ["scheduled", "queued"],
+  "waiting-children": ["blocked"],
   new: ["scheduled", "queued"],
   waiting: ["scheduled", "queued"],
   delayed: ["scheduled"],
@@ -76,6 +77,19 @@ export const taskSubmitSchema = z.object({
     description:
       "Submitting the same key again returns the first task (header `Idempotency-Key` works too).",
   }),
+  depends_on: z.array(
+    z.union([
+      z.string().min(1).max(100),
+      z.number().int().min(0).max(999).openapi({
+        description: "In a batch: the index of an earlier item",
+      }),
+    ]),
+  ).max(100).optional().openapi({
+    description: "Tasks to wait for (ids; in a batch also indexes of earlier items): the task " +
+      "is `blocked` until they all succeed, and cancelled if one fails for good or is cancelled. " +
+      "Their results reach its run as `ctx.dependencies`.",
+    example: [],
+  }),
   result_ttl_s: z.number().int().min(0).max(31_536_000).optional().openapi({
     description:
       "Delete the task this many seconds after it ends (RQ's result_ttl); without it, ended " +
@@ -116,7 +130,16 @@ export const taskSchema = z.object({
   expires_at: z.string().nullable().openapi({
     description: "When an ended task with result_ttl_s will be deleted",
   }),
+  dependency_count: z.number().int().openapi({ description: "How many tasks it waits for" }),
 }).openapi("Task");
+
+const linkSchema = z.object({ id: z.string(), status: z.enum(TASK_STATUSES) });
+
+/** GET /tasks/{id}: the task, with the tasks it waits for and those waiting for it. */
+export const taskDetailSchema = taskSchema.extend({
+  depends_on: z.array(linkSchema),
+  dependents: z.array(linkSchema),
+}).openapi("TaskDetail");
 
 export const taskListSchema = z.object({
   tasks: z.array(taskSchema),

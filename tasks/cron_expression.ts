@@ -6,10 +6,13 @@
  */
 import { Cron } from "croner";
 
-/** A parsed expression; `next` answers the first run strictly after `after`, or null. */
+/** A parsed expression. */
 export interface CronExpression {
   source: string;
+  /** The first run strictly after `after`, or null. */
   next(after: Date): Date | null;
+  /** The last run at or before `at` (to the second), or null. */
+  latest(at: Date): Date | null;
 }
 
 /** Parses `source` (in `timezone`, an IANA name, UTC by default) or throws an Error saying why. */
@@ -34,5 +37,6 @@ export function parseCron(source: string, timezone = "UTC"): CronExpression {
   return {
     source: fields.join(" "),
     next: (after) => cron.nextRun(after),
+    latest: (at) => cron.previousRuns(1, new Date(at.getTime() + 1_000))[0] ?? null,
   };
 }

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildFila, clientFor, spawnFila, testEnv } from "./support/harness.ts";
+import { type ChildFila, clientFor, nextMinute, spawnFila, testEnv } from "./support/harness.ts";
 import { openSql } from "./support/sql.ts";
 import { startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
 
 Deno.test("many instances: 3,000 tasks over 3 instances, one SIGKILLed, one SIGTERMed — all done, once per attempt, one refresh per tick", async () => {
   const dir = await Deno.makeTempDir({ prefix: "fila-multi-" });
   const upstream = startFakeAwesomeApi();
-  const tick = "2026-11-22T12:34:00.000Z";
+  const tick = nextMinute().toISOString();
   const env = {
     ...testEnv(dir, "kv"),
     LEASE_MS: "2000",
@@ -86,7 +86,7 @@ Deno.test("many instances: 3,000 tasks over 3 instances, one SIGKILLed, one SIGT
     assert.equal(await count("SELECT count(DISTINCT task_id) AS n FROM test_executions"), 3_000);
     const refreshes = await count(
       "SELECT count(*) AS n FROM tasks WHERE type = 'refresh_quotes' AND idempotency_key = ?",
-      [`refresh_quotes:${tick.slice(0, 16)}Z`],
+      [`schedule:refresh_quotes:${tick.slice(0, 16)}Z`],
     );
     assert.equal(refreshes, 1, "one refresh per tick across instances");
   } finally {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { type Json, startTestFila, type TestFila } from "./support/harness.ts";
+import {
+  type Json,
+  nextMinute,
+  refreshTick,
+  startTestFila,
+  type TestFila,
+} from "./support/harness.ts";
 import { RECENT_READING_SECONDS as T0, startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
-import { refreshQuotesTick } from "../tasks/minute_jobs.ts";
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "../tasks/clients/quotes_client.ts";
 import { toQuoteView } from "../routes/views.ts";
 
@@ -58,7 +63,7 @@ Deno.test("quotes: readings dated in the future (9000000000000, milliseconds) ar
     upstream.setReading("USD-BRL", { timestamp: "9000000000000" });
     upstream.setReading("BTC-BRL", { timestamp: Date.now() });
     upstream.setReading("EUR-BRL", { bid: 6.1, ask: 6.2, timestamp: T0 + 60 });
-    const { id } = await refreshQuotesTick(fila.instance.engine);
+    const { id } = (await refreshTick(fila.instance))!;
     const failed = await settled(fila, id);
     assert.equal(failed.status, "failed", JSON.stringify(failed));
     assert.equal(failed.attempts, 1, "the same answer is not asked for again at once");
@@ -171,7 +176,7 @@ Deno.test("quotes: a 429 with Retry-After 999999999 ends the tick's refresh; lat
     upstream.mode = "rate_limited";
     upstream.retryAfterSeconds = 999_999_999;
     const before = Date.now();
-    const first = await refreshQuotesTick(fila.instance.engine, new Date());
+    const first = (await refreshTick(fila.instance))!;
     const ended = await settled(fila, first.id);
     assert.equal(ended.status, "failed", `not left retrying until 2058: ${JSON.stringify(ended)}`);
     assert.equal(ended.attempts, 1);
@@ -181,7 +186,7 @@ Deno.test("quotes: a 429 with Retry-After 999999999 ends the tick's refresh; lat
     assert.equal(upstream.requests, 1);
 
     // the next tick knows: it does not call, and ends at once with the reason
-    const next = await refreshQuotesTick(fila.instance.engine, new Date(Date.now() + 60_000));
+    const next = (await refreshTick(fila.instance, nextMinute(Date.now() + 60_000)))!;
     const skipped = await settled(fila, next.id);
     assert.equal(skipped.status, "succeeded", JSON.stringify(skipped));
     assert.equal(skipped.result.skipped, "upstream_wait");
@@ -216,7 +221,7 @@ Deno.test("quotes: a cron refresh more than two minutes old ends as superseded w
   const api = await startTestFila({ dir, env: { ...env, ROLE: "api" } });
   let worker: TestFila | undefined;
   try {
-    const { id } = await refreshQuotesTick(api.instance.engine, new Date());
+    const { id } = (await refreshTick(api.instance))!;
     // it waited three minutes for a worker
     await api.sql.query("UPDATE tasks SET created_at = created_at - 180000 WHERE id = ?", [id]);
     worker = await startTestFila({ dir, env });
@@ -227,7 +232,7 @@ Deno.test("quotes: a cron refresh more than two minutes old ends as superseded w
     assert.equal(upstream.requests, 0);
 
     // a fresh tick still refreshes
-    const fresh = await refreshQuotesTick(worker.instance.engine, new Date(Date.now() + 60_000));
+    const fresh = (await refreshTick(worker.instance, nextMinute(Date.now() + 60_000)))!;
     const stored = await worker.waitForTask(fresh.id);
     assert.equal(stored.status, "succeeded");
     assert.equal(stored.result.stored, 3);

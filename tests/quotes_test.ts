@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestFila } from "./support/harness.ts";
+import { nextMinute, refreshTick, startTestFila } from "./support/harness.ts";
 import { RECENT_READING_SECONDS as T0, startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
-import { refreshQuotesTick } from "../tasks/minute_jobs.ts";
 
 const PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
 
@@ -29,11 +28,14 @@ Deno.test("quotes: a refresh stores every pair with numbers and UTC times; the s
 
     upstream.setReading("USD-BRL", { bid: 5.1234, ask: 5.1244, timestamp: T0 + 123 });
     upstream.setReading("BTC-BRL", { bid: 612_345.5, ask: 612_400, timestamp: T0 + 100 });
-    const tick = new Date("2026-11-22T10:15:30Z");
-    const { id } = await refreshQuotesTick(fila.instance.engine, tick);
+    const tick = nextMinute();
+    const { id } = await refreshTick(fila.instance, tick).then((r) => r!);
     const task = await fila.waitForTask(id);
     assert.equal(task.status, "succeeded", JSON.stringify(task));
-    assert.equal(task.idempotency_key, "refresh_quotes:2026-11-22T10:15Z");
+    assert.equal(
+      task.idempotency_key,
+      `schedule:refresh_quotes:${tick.toISOString().slice(0, 16)}Z`,
+    );
 
     const usd = await fila.get("/currency");
     assert.equal(usd.status, 200);
@@ -106,15 +108,17 @@ Deno.test("cron: the same tick twice, on one instance or two sharing files, make
   const a = await startTestFila({ dir, env });
   const b = await startTestFila({ dir, env });
   try {
-    const tick = new Date("2026-11-22T11:00:00Z");
-    const results = await Promise.all([
-      refreshQuotesTick(a.instance.engine, tick),
-      refreshQuotesTick(a.instance.engine, tick),
-      refreshQuotesTick(b.instance.engine, tick),
-    ]);
+    const tick = nextMinute();
+    // (a tick that finds the minute already run submits nothing)
+    const results = (await Promise.all([
+      refreshTick(a.instance, tick),
+      refreshTick(a.instance, tick),
+      refreshTick(b.instance, tick),
+    ])).filter((r) => r !== null);
     assert.equal(new Set(results.map((r) => r.id)).size, 1);
     assert.equal(results.filter((r) => r.created).length, 1);
-    const next = await refreshQuotesTick(b.instance.engine, new Date("2026-11-22T11:01:00Z"));
+    assert.equal(await refreshTick(b.instance, tick), null);
+    const next = (await refreshTick(b.instance, nextMinute(tick.getTime())))!;
     assert.notEqual(next.id, results[0].id);
     const list = await a.get("/tasks?type=refresh_quotes");
     assert.equal(list.body.total, 2);

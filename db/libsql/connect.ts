@@ -14,7 +14,12 @@ import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { getLogger } from "@logtape/logtape";
 import type { FilaStore } from "../../tasks/stores.ts";
 import type { StoreOptions } from "../open_store.ts";
-import { LibsqlOutboxStore, LibsqlQuoteStore, LibsqlSalesStore } from "./app_stores.ts";
+import {
+  LibsqlOutboxStore,
+  LibsqlQuoteStore,
+  LibsqlSalesStore,
+  LibsqlScheduleStore,
+} from "./app_stores.ts";
 import * as schema from "./schema.ts";
 import { LibsqlTaskStore } from "./task_store.ts";
 
@@ -84,6 +89,7 @@ export async function openLibsqlStore(
     quotes: new LibsqlQuoteStore(db),
     outbox: new LibsqlOutboxStore(db),
     sales: new LibsqlSalesStore(db),
+    schedules: new LibsqlScheduleStore(db),
     upkeep,
     async close() {
       await stopCheckpoints();

@@ -243,17 +243,13 @@ export class LibsqlTaskStore implements TaskStore {
         )).returning(),
       ));
       if (l.ratePerMinute !== null) {
-        statements.push(statement(
-          this.db.insert(typeStarts).select(
-            this.db.select({ type: tasks.type, at: sql<number>`${now}`.as("at") }).from(tasks)
-              .where(and(
-                eq(tasks.type, l.type),
-                eq(tasks.workerId, workerId),
-                eq(tasks.startedAt, now),
-                eq(tasks.status, "running"),
-              )),
-          ),
-        ));
+        // the starts of this turn's claims of the type count against its rate from now on
+        const { sql: text, params } = this.dialect.sqlToQuery(
+          sql`insert into type_starts (type, at) select type, ${now} from tasks
+            where type = ${l.type} and worker_id = ${workerId} and started_at = ${now}
+              and status = 'running'`,
+        );
+        statements.push({ sql: text, args: params as InArgs });
       }
     }
     return { statements, returning };
@@ -412,28 +408,32 @@ export class LibsqlTaskStore implements TaskStore {
     return guarded(async () => {
       const now = Date.now();
       // both in one transaction: a task cancelled by the first is no longer running for the second
-      const [waiting, running] = await this.db.batch([
-        this.db.update(tasks).set({
-          status: "cancelled",
-          cancelRequested: true,
-          note: reason,
-          finishedAt: now,
-          updatedAt: now,
-          expiresAt: expiresAt(now),
-        }).where(and(eq(tasks.id, id), inArray(tasks.status, [...WAITING_STATUSES])))
-          .returning({ id: tasks.id }),
-        this.db.update(tasks).set({
-          cancelRequested: true,
-          note: "cancel requested",
-          updatedAt: now,
-        })
-          .where(
+      const [waiting, running] = await this.db.$client.batch([
+        statement(
+          this.db.update(tasks).set({
+            status: "cancelled",
+            cancelRequested: true,
+            note: reason,
+            finishedAt: now,
+            updatedAt: now,
+            expiresAt: expiresAt(now),
+          }).where(and(eq(tasks.id, id), sql`${tasks.status} in (${CANCELLABLE_SQL})`))
+            .returning({ id: tasks.id }),
+        ),
+        statement(
+          this.db.update(tasks).set({
+            cancelRequested: true,
+            note: "cancel requested",
+            updatedAt: now,
+          }).where(
             and(eq(tasks.id, id), eq(tasks.status, "running"), eq(tasks.cancelRequested, false)),
-          )
-          .returning({ id: tasks.id }),
-      ]);
-      if (waiting.length > 0) return "cancelled";
-      if (running.length > 0) return "requested";
+          ).returning({ id: tasks.id }),
+        ),
+        // the tasks that waited for it will never run
+        ...resolveDependents(this.dialect, idList([id]), now),
+      ], "write");
+      if (waiting.rows.length > 0) return "cancelled";
+      if (running.rows.length > 0) return "requested";
       const task = await this.get(id);
       if (!task) return "missing";
       return task.status === "running" ? "requested" : "final";

@@ -274,6 +274,11 @@ export class Engine {
     );
   }
 
+  /** Checks a submission as `submit` would, storing nothing (InvalidTaskError when it would fail). */
+  check(request: SubmitRequest): void {
+    this.toNewTask(request, Date.now());
+  }
+
   /**
    * Turns each request's `dependsOn` into task ids: an index names an earlier
    * item of this batch, an id must name a stored task (else the submit is a 400

@@ -69,8 +69,11 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "fila-test-" });
   const removeDir = options.removeDir ?? options.dir === undefined;
   const config = loadConfig({ ...testEnv(dir, options.driver), ...options.env });
+  // the test task types that record what ran write through their own connection
+  const recorder = openSql(config.DATABASE_URL);
   const instance = await startFila(config, {
     extraTaskTypes: [...testTaskTypes, ...(options.extraTaskTypes ?? [])],
+    extraServices: { testSql: recorder },
   });
   const url = instance.url!;
   const sql = openSql(config.DATABASE_URL);
@@ -83,6 +86,7 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
     async stop() {
       await sql.close();
       await instance.stop(0);
+      await recorder.close();
       if (removeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
@@ -151,6 +155,24 @@ export function sseFrameData(frame: string): Json {
 export async function readTaskEvents(url: string, id: string): Promise<Json[]> {
   const text = await (await fetch(`${url}/tasks/${id}/events`)).text();
   return text.split("\n\n").filter((f) => f.startsWith("event: task")).map(sseFrameData);
+}
+
+/** The start of the next minute: a tick no schedule has run for yet. */
+export function nextMinute(after = Date.now()): Date {
+  return new Date(Math.floor(after / 60_000) * 60_000 + 60_000);
+}
+
+/**
+ * Runs `instance`'s schedules for `tick`, as the minute cron would, and returns
+ * the quote refresh it submitted (or matched on another instance's key); null
+ * when the refresh was not due (it already ran for that tick here).
+ */
+export async function refreshTick(
+  instance: FilaInstance,
+  tick: Date = nextMinute(),
+): Promise<{ id: string; created: boolean } | null> {
+  const run = (await instance.scheduler.tick(tick)).get("refresh_quotes");
+  return run ? { id: run.task.id, created: run.created } : null;
 }
 
 export interface ChildFila {

@@ -6,12 +6,18 @@ import { z } from "zod";
 import { defineTask } from "../../tasks/types/define_task.ts";
 import { sleep } from "../../tasks/engine/sleep.ts";
 import { UnrecoverableError } from "../../tasks/engine/errors.ts";
-import { openSql, type SqlClient } from "./sql.ts";
+import type { SqlClient } from "./sql.ts";
 
-let executions: SqlClient | null = null;
-/** The instance's database, as its DATABASE_URL names it (test_record runs in child processes). */
-function executionLog(): SqlClient {
-  return executions ??= openSql(Deno.env.get("DATABASE_URL") ?? "file:./data/fila.db");
+/** The extra service the harness gives test instances: plain SQL on their own database. */
+export interface TestServices {
+  testSql: SqlClient;
+}
+
+/** The instance's database, through the service the harness added. */
+function executionLog(services: unknown): SqlClient {
+  const sql = (services as Partial<TestServices>).testSql;
+  if (!sql) throw new Error("test task types need the testSql service (tests/support/harness.ts)");
+  return sql;
 }
 
 /** Fails its first `fail_times` attempts, then succeeds. */
@@ -58,8 +64,8 @@ export const recordExecution = defineTask({
   description: "test: records every execution",
   input: z.object({ ms: z.number().int().min(0).default(0) }).default({ ms: 0 }),
   example: { ms: 0 },
-  run: async ({ input, signal, taskId, attempt }) => {
-    const db = executionLog();
+  run: async ({ input, signal, taskId, attempt, services }) => {
+    const db = executionLog(services);
     await db.query(
       "CREATE TABLE IF NOT EXISTS test_executions (task_id TEXT, attempt INTEGER, pid INTEGER, at INTEGER)",
     );
@@ -74,4 +80,36 @@ export const recordExecution = defineTask({
   },
 });
 
-export const testTaskTypes = [flaky, alwaysFails, sleepy, recordExecution];
+/** Returns the results of the tasks it waited for (ctx.dependencies) and its own `tag`. */
+export const echoDependencies = defineTask({
+  type: "test_echo_dependencies",
+  description: "test: returns ctx.dependencies",
+  input: z.object({ tag: z.string().optional() }).default({}),
+  example: {},
+  run: ({ input, dependencies }) => ({ tag: input.tag ?? null, dependencies }),
+});
+
+/** Records when each run starts and ends (test_spans), sleeping `ms` between. */
+export const span = defineTask({
+  type: "test_span",
+  description: "test: records its start and end",
+  input: z.object({ ms: z.number().int().min(0).default(200) }).default({ ms: 200 }),
+  example: { ms: 200 },
+  run: async ({ input, signal, taskId, services }) => {
+    const db = executionLog(services);
+    await db.query(
+      "CREATE TABLE IF NOT EXISTS test_spans (task_id TEXT, pid INTEGER, started INTEGER, ended INTEGER)",
+    );
+    const started = Date.now();
+    await sleep(input.ms, signal);
+    await db.query("INSERT INTO test_spans VALUES (?, ?, ?, ?)", [
+      taskId,
+      Deno.pid,
+      started,
+      Date.now(),
+    ]);
+    return { started };
+  },
+});
+
+export const testTaskTypes = [flaky, alwaysFails, sleepy, recordExecution, echoDependencies, span];
