@@ -66,6 +66,12 @@ export interface OutboundInit {
   headers?: HeadersInit;
   body?: string | Uint8Array<ArrayBuffer>;
   signal?: AbortSignal;
+  /**
+   * Headers that vouch for this exact request (the http task's signature): like
+   * `authorization` they do not follow a redirect to another origin, and they are
+   * dropped when a redirect drops the body, since they would no longer be true.
+   */
+  boundHeaders?: readonly string[];
 }
 
 /**
@@ -94,6 +100,28 @@ export function parseAllowList(text: string | undefined): string[] {
     const host = stripDot(url.hostname);
     return port === undefined ? host : `${host}:${Number(port)}`;
   });
+}
+
+/**
+ * Why a guarded fetch would refuse `url` before any DNS lookup — not http(s), or
+ * an IP literal that is not public and not allow-listed — or null: a name is only
+ * judged when it is resolved, at fetch time. For checks at submit time.
+ */
+export function literalHostRefusal(
+  url: string,
+  allowedHosts: readonly string[] = [],
+): string | null {
+  try {
+    const target = parseTarget(url);
+    const address = literalAddress(target);
+    if (address !== null && !isAllowListed(target, new Set(allowedHosts))) {
+      refuseUnlessPublic(target, address, null);
+    }
+    return null;
+  } catch (error) {
+    if (error instanceof OutboundRefusedError) return error.message;
+    throw error;
+  }
 }
 
 /**
@@ -136,11 +164,13 @@ export async function outboundFetch(
       if (method !== "HEAD") method = "GET";
       body = undefined;
       headers.delete("content-type");
+      for (const name of init.boundHeaders ?? []) headers.delete(name);
     }
     // credentials meant for one origin do not travel to another
     if (next.origin !== url.origin) {
-      headers.delete("authorization");
-      headers.delete("cookie");
+      for (const name of ["authorization", "cookie", ...(init.boundHeaders ?? [])]) {
+        headers.delete(name);
+      }
     }
     url = next;
   }
@@ -172,13 +202,11 @@ async function checkTarget(
   signal: AbortSignal | undefined,
 ): Promise<Target> {
   const host = stripDot(url.hostname);
-  const port = effectivePort(url);
-  const isAllowed = allowed.has(host) || allowed.has(`${host}:${port}`);
-  const literal = host.startsWith("[") ? host.slice(1, -1) : host;
-  if (ipaddr.isValid(literal)) {
-    const address = ipaddr.process(literal);
-    if (!isAllowed) refuseUnlessPublic(url, address, null);
-    return { address: address.toString() };
+  const isAllowed = isAllowListed(url, allowed);
+  const literal = literalAddress(url);
+  if (literal !== null) {
+    if (!isAllowed) refuseUnlessPublic(url, literal, null);
+    return { address: literal.toString() };
   }
   let addresses: Address[];
   try {
@@ -191,6 +219,18 @@ async function checkTarget(
   }
   if (!isAllowed) { for (const address of addresses) refuseUnlessPublic(url, address, host); }
   return { address: addresses[0].toString() };
+}
+
+function isAllowListed(url: URL, allowed: ReadonlySet<string>): boolean {
+  const host = stripDot(url.hostname);
+  return allowed.has(host) || allowed.has(`${host}:${effectivePort(url)}`);
+}
+
+/** The address a URL's host spells out (IPv4-mapped IPv6 as its IPv4), or null for a name. */
+function literalAddress(url: URL): Address | null {
+  const host = stripDot(url.hostname);
+  const literal = host.startsWith("[") ? host.slice(1, -1) : host;
+  return ipaddr.isValid(literal) ? ipaddr.process(literal) : null;
 }
 
 /** A and AAAA records of a name (IPv4 first); refuses a name with none. */
