@@ -460,6 +460,62 @@ Deno.test("http: a same-origin redirect keeps the signature, one to another orig
   }
 });
 
+/** A bare TCP server that keeps each request's head as it came on the wire. */
+function startRawUpstream() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const heads: string[][] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      let text = "";
+      const buffer = new Uint8Array(65_536);
+      while (!text.includes("\r\n\r\n")) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      heads.push(text.split("\r\n\r\n")[0].split("\r\n"));
+      await conn.write(
+        new TextEncoder().encode(
+          "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+        ),
+      );
+      conn.close();
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    heads,
+    async close() {
+      listener.close();
+      await serving.catch(() => {});
+    },
+  };
+}
+
+Deno.test("http: the receiver gets an ordinary request line (POST /path) with the URL's host in Host, by address or by name", async () => {
+  const raw = startRawUpstream();
+  const fila = await startTestFila({
+    env: {
+      HTTP_TASK_SECRET: SECRET,
+      HTTP_TASK_ALLOWED_HOSTS: `127.0.0.1:${raw.port},localhost:${raw.port}`,
+    },
+  });
+  try {
+    for (const host of [`127.0.0.1:${raw.port}`, `localhost:${raw.port}`]) {
+      const id = await submit(fila, { url: `http://${host}/hooks/raw?x=1`, body: "b" });
+      const done = await fila.waitForTask(id);
+      assert.equal(done.status, "succeeded", JSON.stringify(done));
+      assert.equal(done.result.url, `http://${host}/hooks/raw?x=1`, "the URL asked for");
+      const head = raw.heads.at(-1)!;
+      assert.equal(head[0], "POST /hooks/raw?x=1 HTTP/1.1", "origin-form, not absolute-form");
+      assert.ok(head.includes(`host: ${host}`), JSON.stringify(head));
+    }
+  } finally {
+    await fila.stop();
+    await raw.close();
+  }
+});
+
 Deno.test("http: cancelling a task while the upstream is still sending stops the request", async () => {
   let sending = false;
   let cancelled = false;

@@ -23,13 +23,16 @@
  *
  * DNS rebinding: checking the addresses of a name and then letting `fetch` resolve it
  * again leaves a window in which the name can move to an internal address. For
- * http: the request is sent to the checked address itself (`Deno.createHttpClient`
- * with a `tcp` transport: the URL, and so the Host header, keep the name). For
- * https: that transport would skip TLS, so `fetch` resolves the name again; the
- * certificate check closes the gap there, since an internal address cannot prove it
- * is the attacker's name. The resolver `fetch` uses (getaddrinfo) may also read
- * sources `Deno.resolveDns` does not (/etc/hosts entries, mDNS): the same reasoning
- * covers https, and http never uses that second answer.
+ * http: the request is sent to the checked address itself: the URL names the address
+ * and the Host header keeps the name (`Deno.createHttpClient({ allowHost: true })`),
+ * so the server sees an ordinary `GET /path` with `Host: name` (a `tcp` transport
+ * would pin the address too, but it makes the request line absolute —
+ * `GET http://name/path` —, which servers such as Python's http.server take as the
+ * path). For https: pinning the address would lose the name TLS needs, so `fetch`
+ * resolves the name again; the certificate check closes the gap there, since an
+ * internal address cannot prove it is the attacker's name. The resolver `fetch` uses
+ * (getaddrinfo) may also read sources `Deno.resolveDns` does not (/etc/hosts entries,
+ * mDNS): the same reasoning covers https, and http never uses that second answer.
  */
 import ipaddr from "ipaddr.js";
 import { UnrecoverableError } from "../engine/errors.ts";
@@ -260,7 +263,7 @@ function refuseUnlessPublic(url: URL, address: Address, name: string | null) {
   const subject = name === null ? text : `${name} resolves to ${text}, which`;
   throw new OutboundRefusedError(
     `refused to fetch ${url.href}: ${subject} is ${what}; only public addresses are fetched ` +
-      `unless ${ALLOW_LIST_VARIABLE} names the host`,
+      `unless ${ALLOW_LIST_VARIABLE} (or HTTP_TASK_ALLOWED_HOSTS) names the host`,
   );
 }
 
@@ -295,7 +298,10 @@ interface SendInit {
   signal: AbortSignal | undefined;
 }
 
-/** One hop, without following redirects; http goes to the checked address itself. */
+/**
+ * One hop, without following redirects; http to a name goes to the checked address
+ * itself. The response's `url` is the URL asked for, whatever address served it.
+ */
 async function send(url: URL, target: Target, init: SendInit): Promise<Response> {
   const request: RequestInit = {
     method: init.method,
@@ -304,14 +310,20 @@ async function send(url: URL, target: Target, init: SendInit): Promise<Response>
     signal: init.signal,
     redirect: "manual",
   };
-  if (url.protocol !== "http:" || target.address === null) return await fetch(url, request);
-  // the transport builds a URI from these: an IPv6 address goes in brackets
-  const hostname = target.address.includes(":") ? `[${target.address}]` : target.address;
-  const client = Deno.createHttpClient({
-    proxy: { transport: "tcp", hostname, port: effectivePort(url) },
-  });
+  // https, an address in the URL already, or an allow-listed name DNS cannot see
+  if (url.protocol !== "http:" || target.address === null || literalAddress(url) !== null) {
+    return await fetch(url, request);
+  }
+  const pinned = new URL(url);
+  pinned.hostname = target.address.includes(":") ? `[${target.address}]` : target.address;
+  const headers = new Headers(init.headers);
+  headers.set("host", url.host);
+  const client = Deno.createHttpClient({ allowHost: true });
   try {
-    return await fetch(url, { ...request, client });
+    const response = await fetch(pinned, { ...request, headers, client });
+    // callers (and redirects' relative Locations) read the URL with its name
+    Object.defineProperty(response, "url", { value: url.href });
+    return response;
   } finally {
     // the response body keeps its connection: closing the client only ends the pool
     client.close();
