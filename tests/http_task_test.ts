@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { ConfigError, loadConfig } from "../config.ts";
 import { MAX_RETRY_AFTER_MS } from "../tasks/clients/quotes_client.ts";
 import { MAX_RESULT_BODY_BYTES } from "../tasks/types/http.ts";
 import { type Json, startTestFila, type TestFila } from "./support/harness.ts";
@@ -574,4 +575,14 @@ Deno.test("http: payloads the type cannot send are 400s naming the field", async
   } finally {
     await fila.stop();
   }
+});
+
+Deno.test("config: HTTP_TASK_SECRET is optional, and one under 16 characters stops start-up naming it", () => {
+  assert.equal(loadConfig({}).HTTP_TASK_SECRET, undefined);
+  assert.equal(loadConfig({ HTTP_TASK_SECRET: SECRET }).HTTP_TASK_SECRET, SECRET);
+  assert.throws(
+    () => loadConfig({ HTTP_TASK_SECRET: "short" }),
+    (e: Error) =>
+      e instanceof ConfigError && /HTTP_TASK_SECRET: must be at least 16/.test(e.message),
+  );
 });
