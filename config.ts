@@ -76,6 +76,13 @@ export const configSchema = z.object({
   OUTBOUND_ALLOWED_HOSTS: allowList,
   /** The same setting under the name the `http` task type uses; both lists add up. */
   HTTP_TASK_ALLOWED_HOSTS: allowList,
+  /**
+   * The key `http` tasks sign their requests with (`Fila-Signature`), shared with the
+   * receivers and by every instance. Unset: requests go unsigned (a warning at start).
+   */
+  HTTP_TASK_SECRET: z.string().min(16, {
+    message: "must be at least 16 characters (e.g. the output of `openssl rand -hex 32`)",
+  }).optional(),
   CORS_ORIGINS: z.string().optional(),
   SMTP_URL: z.string().optional(),
   MAIL_FROM: z.string().default("Fila <fila@localhost>"),

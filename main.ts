@@ -27,7 +27,7 @@ import { dashboardRouter } from "./routes/dashboard/dashboard.ts";
 import type { HealthCheck } from "./routes/health.ts";
 import { FilaMetrics } from "./routes/metrics.ts";
 import { Mailer } from "./tasks/clients/mailer.ts";
-import { outboundFetch } from "./tasks/clients/outbound_fetch.ts";
+import { literalHostRefusal, outboundFetch } from "./tasks/clients/outbound_fetch.ts";
 import { QuotesService } from "./tasks/clients/quotes_service.ts";
 import { createBroker } from "./tasks/engine/brokers.ts";
 import { Engine } from "./tasks/engine/engine.ts";
@@ -145,8 +145,16 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     sales: store.sales,
     taskCounts: () => store.tasks.countByTypeAndStatus(),
     fetch: (url, init) => outboundFetch(url, init, { allowedHosts: config.OUTBOUND_ALLOWED_HOSTS }),
+    literalUrlRefusal: (url) => literalHostRefusal(url, config.OUTBOUND_ALLOWED_HOSTS),
+    httpTaskSecret: config.HTTP_TASK_SECRET ?? null,
     ...options.extraServices,
   };
+  if (runsWorkers && config.HTTP_TASK_SECRET === undefined) {
+    log.warn(
+      "HTTP_TASK_SECRET is not set: http tasks are sent without a Fila-Signature header, " +
+        "so receivers cannot tell Fila's requests from anyone else's",
+    );
+  }
   const metrics = new FilaMetrics({
     counts: (since) => engineRef.current!.counts(since),
     followers: () => engineRef.current?.followers() ?? 0,
