@@ -51,9 +51,13 @@ export const errorSchema = z.object({
   }),
 }).openapi("Error");
 
-/** An OpenAPI response entry: a JSON body of `schema`. */
-export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
-  return { content: { "application/json": { schema } }, description };
+/** An OpenAPI response entry: a JSON body of `schema`, and the headers it always carries. */
+export function jsonResponse<T extends z.ZodType, H extends z.ZodObject = never>(
+  schema: T,
+  description: string,
+  headers?: H,
+) {
+  return { content: { "application/json": { schema } }, description, ...(headers && { headers }) };
 }
 
 export function errorBody(code: string, message: string, details?: unknown) {

@@ -138,6 +138,7 @@ export class FilaMetrics {
 const metricsRoute = createRoute({
   method: "get",
   path: "/metrics",
+  operationId: "getMetrics",
   tags: ["operations"],
   summary: "Prometheus metrics",
   responses: {

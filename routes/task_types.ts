@@ -6,6 +6,7 @@ import { newRouter } from "./env.ts";
 const taskTypesRoute = createRoute({
   method: "get",
   path: "/task-types",
+  operationId: "listTaskTypes",
   tags: ["tasks"],
   summary: "Registered task types, each with a description and an example payload",
   responses: {

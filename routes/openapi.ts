@@ -1,0 +1,95 @@
+/**
+ * What route declarations share: Fila's error answers by status, each with the
+ * one error body and the headers it carries, so a declaration names only the
+ * failures its handler can produce (`...failures({ 404: "No such task" })`).
+ * A 401 is not declared here: the document adds it, with the security
+ * requirement, to every operation `isPublicPath` does not exempt (docs.ts).
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorSchema } from "./errors.ts";
+
+/** Each status Fila may answer with its error body, and what it means by default. */
+const ERROR_MEANINGS = {
+  400: "Invalid request: `error.details.issues` lists each problem as `{ path, message }`",
+  404: "Not found",
+  409: "Conflicts with the task's current status",
+  413: "Body over 1 MiB",
+  415: "Body not sent as `Content-Type: application/json`",
+  502: "The upstream failed; `error.message` says how",
+  503: "The store is busy or unreachable: retry after `Retry-After` seconds",
+  507: "The store cannot grow (disk full): retry after `Retry-After` seconds",
+} as const;
+
+export type ErrorStatus = keyof typeof ERROR_MEANINGS;
+
+/** Statuses whose answer says when to try again. */
+const RETRY_AFTER = z.object({
+  "Retry-After": z.string().regex(/^[0-9]+$/).openapi({
+    description: "Seconds to wait before trying again",
+  }),
+});
+
+/** An error answer as a route declares it. */
+export interface ErrorResponse {
+  description: string;
+  content: { "application/json": { schema: typeof errorSchema } };
+  headers?: typeof RETRY_AFTER;
+}
+
+/** One error answer: the error body, and `Retry-After` where the status carries it. */
+export function errorResponse(status: ErrorStatus, description?: string): ErrorResponse {
+  return {
+    description: description ?? ERROR_MEANINGS[status],
+    content: { "application/json": { schema: errorSchema } },
+    ...(status === 503 || status === 507 ? { headers: RETRY_AFTER } : {}),
+  };
+}
+
+/**
+ * Error answers for a route's `responses`: each key a status, each value its
+ * description for this route, or `true` for the default one.
+ */
+export function failures<const S extends ErrorStatus>(
+  described: { [K in S]: string | true },
+): { [K in S]: ErrorResponse } {
+  const entries = Object.entries(described) as [string, string | true][];
+  return Object.fromEntries(
+    entries.map((
+      [status, text],
+    ) => [status, errorResponse(Number(status) as ErrorStatus, text === true ? undefined : text)]),
+  ) as { [K in S]: ErrorResponse };
+}
+
+/** What any route that reads or writes the store may answer when the store fails. */
+export const STORE_FAILURES = failures({ 503: true, 507: true });
+
+/** What any route taking a JSON body may answer before its handler runs. */
+export const JSON_BODY_FAILURES = failures({ 413: true, 415: true });
+
+/** `Location` of an answer that created or names a task. */
+export const LOCATION = z.string().regex(/^(\/api\/v1)?\/tasks\/[^/]+$/).openapi({
+  description: "The task's URL, under the mount the request used (`/tasks/…` or `/api/v1/tasks/…`)",
+});
+
+/** A file of a fixed set, by name, as `staticFiles` serves it. */
+export function assetRoute(path: string, operationId: string, tag: string, names: string[]) {
+  return createRoute({
+    method: "get",
+    path,
+    operationId,
+    tags: [tag],
+    summary: `One of the page's files: ${names.join(", ")}`,
+    request: { params: z.object({ file: z.string().openapi({ example: names[0] }) }) },
+    responses: {
+      200: {
+        content: {
+          "text/css": { schema: z.string() },
+          "text/javascript": { schema: z.string() },
+        },
+        description: "The file, cached for a day (its ETag is the version)",
+      },
+      304: { description: "Not modified (`If-None-Match` matched the version)" },
+      ...failures({ 404: "No file of that name" }),
+    },
+  });
+}
