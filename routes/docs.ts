@@ -123,7 +123,12 @@ function unauthorizedResponse() {
         schema: { type: "string", pattern: '^Bearer realm="fila"' },
       },
     },
-    content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    content: {
+      "application/json": {
+        schema: { $ref: "#/components/schemas/Error" },
+        example: { error: { code: "unauthorized", message: "the token is not valid" } },
+      },
+    },
   };
 }
 

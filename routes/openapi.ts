@@ -8,19 +8,39 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorSchema } from "./errors.ts";
 
-/** Each status Fila may answer with its error body, and what it means by default. */
-const ERROR_MEANINGS = {
-  400: "Invalid request: `error.details.issues` lists each problem as `{ path, message }`",
-  404: "Not found",
-  409: "Conflicts with the task's current status",
-  413: "Body over 1 MiB",
-  415: "Body not sent as `Content-Type: application/json`",
-  502: "The upstream failed; `error.message` says how",
-  503: "The store is busy or unreachable: retry after `Retry-After` seconds",
-  507: "The store cannot grow (disk full): retry after `Retry-After` seconds",
+/** Each status Fila may answer with its error body: what it means by default, and its code. */
+const ERRORS = {
+  400: [
+    "Invalid request: `error.details.issues` lists each problem as `{ path, message }`",
+    "validation_failed",
+    "payload.numbers.0: expected number, received string",
+  ],
+  404: ["Not found", "not_found", "no task 01936b2e-7c1a-7000-8000-000000000000"],
+  409: ["Conflicts with the task's current status", "conflict", "the task has already ended"],
+  413: ["Body over 1 MiB", "payload_too_large", "request body is over 1 MiB"],
+  415: [
+    "Body not sent as `Content-Type: application/json`",
+    "unsupported_media_type",
+    "send the body as JSON with Content-Type: application/json",
+  ],
+  502: [
+    "The upstream failed; `error.message` says how",
+    "upstream_failed",
+    "upstream answered 500",
+  ],
+  503: [
+    "The store is busy or unreachable: retry after `Retry-After` seconds",
+    "unavailable",
+    "the database is busy",
+  ],
+  507: [
+    "The store cannot grow (disk full): retry after `Retry-After` seconds",
+    "insufficient_storage",
+    "the database cannot grow",
+  ],
 } as const;
 
-export type ErrorStatus = keyof typeof ERROR_MEANINGS;
+export type ErrorStatus = keyof typeof ERRORS;
 
 /** Statuses whose answer says when to try again. */
 const RETRY_AFTER = z.object({
@@ -32,15 +52,25 @@ const RETRY_AFTER = z.object({
 /** An error answer as a route declares it. */
 export interface ErrorResponse {
   description: string;
-  content: { "application/json": { schema: typeof errorSchema } };
+  content: {
+    "application/json": {
+      schema: typeof errorSchema;
+      example: { error: { code: string; message: string } };
+    };
+  };
   headers?: typeof RETRY_AFTER;
 }
 
 /** One error answer: the error body, and `Retry-After` where the status carries it. */
 export function errorResponse(status: ErrorStatus, description?: string): ErrorResponse {
   return {
-    description: description ?? ERROR_MEANINGS[status],
-    content: { "application/json": { schema: errorSchema } },
+    description: description ?? ERRORS[status][0],
+    content: {
+      "application/json": {
+        schema: errorSchema,
+        example: { error: { code: ERRORS[status][1], message: ERRORS[status][2] } },
+      },
+    },
     ...(status === 503 || status === 507 ? { headers: RETRY_AFTER } : {}),
   };
 }

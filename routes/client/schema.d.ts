@@ -1287,6 +1287,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1298,6 +1306,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1309,6 +1325,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1320,6 +1344,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1371,6 +1403,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1382,6 +1422,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1391,6 +1439,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "payload_too_large",
+           *         "message": "request body is over 1 MiB"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1400,6 +1456,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unsupported_media_type",
+           *         "message": "send the body as JSON with Content-Type: application/json"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1411,6 +1475,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1422,6 +1494,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1455,6 +1535,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1466,6 +1554,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1475,6 +1571,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "payload_too_large",
+           *         "message": "request body is over 1 MiB"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1484,6 +1588,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unsupported_media_type",
+           *         "message": "send the body as JSON with Content-Type: application/json"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1495,6 +1607,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1506,6 +1626,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1537,6 +1665,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1548,6 +1684,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1557,6 +1701,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1568,6 +1720,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1579,6 +1739,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1619,6 +1787,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1630,6 +1806,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1639,6 +1823,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1648,6 +1840,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "conflict",
+           *         "message": "the task has already ended"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1659,6 +1859,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1670,6 +1878,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1701,6 +1917,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1712,6 +1936,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1721,6 +1953,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1732,6 +1972,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1743,6 +1991,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1777,6 +2033,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1788,6 +2052,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1797,6 +2069,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1808,6 +2088,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1819,6 +2107,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1850,6 +2146,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1861,6 +2165,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1870,6 +2182,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1879,6 +2199,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "conflict",
+           *         "message": "the task has already ended"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1890,6 +2218,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1901,6 +2237,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1933,6 +2277,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1944,6 +2296,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1953,6 +2313,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1964,6 +2332,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -1975,6 +2351,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2007,6 +2391,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2018,6 +2410,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2027,6 +2427,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "upstream_failed",
+           *         "message": "upstream answered 500"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2038,6 +2446,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2049,6 +2465,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2084,6 +2508,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2095,6 +2527,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2106,6 +2546,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2117,6 +2565,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2148,6 +2604,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2180,6 +2644,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2191,6 +2663,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2202,6 +2682,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2213,6 +2701,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2248,6 +2744,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2259,6 +2763,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2270,6 +2782,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2281,6 +2801,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2315,6 +2843,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2326,6 +2862,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2337,6 +2881,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2348,6 +2900,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2382,6 +2942,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "validation_failed",
+           *         "message": "payload.numbers.0: expected number, received string"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2393,6 +2961,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2404,6 +2980,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2415,6 +2999,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2446,6 +3038,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2457,6 +3057,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unavailable",
+           *         "message": "the database is busy"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2468,6 +3076,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "insufficient_storage",
+           *         "message": "the database cannot grow"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2499,6 +3115,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "unauthorized",
+           *         "message": "the token is not valid"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2558,6 +3182,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
@@ -2639,6 +3271,14 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
+          /**
+           * @example {
+           *       "error": {
+           *         "code": "not_found",
+           *         "message": "no task 01936b2e-7c1a-7000-8000-000000000000"
+           *       }
+           *     }
+           */
           "application/json": components["schemas"]["Error"];
         };
       };
