@@ -181,7 +181,8 @@ function addSubmitVariants(doc: Json, types: TaskDefinition[]) {
     description: "The alias form: `action` for `type`, `data` for `payload`; with neither, " +
       "a title makes a `work` item.",
     type: "object",
-    properties: { action, payload, data, ...common },
+    // `type: false`: absent (typed `never`, so a typed body cannot fall back on this one)
+    properties: { type: false, action, payload, data, ...common },
     additionalProperties: false,
     examples: [{ action: "uppercase", data: { text: "hello" } }, { title: "Write the report" }],
   };

@@ -158,7 +158,10 @@ ${
 
 /** Every generated file and its text. */
 export async function generate(doc: Json): Promise<Record<string, string>> {
-  const types = astToString(await openapiTS(structuredClone(doc)));
+  // a default makes nothing required of a caller: the server fills it in
+  const types = astToString(
+    await openapiTS(structuredClone(doc), { defaultNonNullable: false }),
+  );
   return {
     "openapi.json": `${JSON.stringify(doc, null, 2)}\n`,
     "schema.d.ts": await format(`${GENERATED}// deno-lint-ignore-file\n${types}`, "ts"),

@@ -648,7 +648,7 @@ export interface components {
        * @description Input, checked by the type's own schema; `data` is an alias. Omitted, it is `{}`.
        * @default {}
        */
-      payload: {
+      payload?: {
         n?: number;
         timed?: boolean;
       };
@@ -656,7 +656,7 @@ export interface components {
        * @description Alias of `payload`.
        * @default {}
        */
-      data: {
+      data?: {
         n?: number;
         timed?: boolean;
       };
@@ -810,14 +810,14 @@ export interface components {
        * @description Input, checked by the type's own schema; `data` is an alias. Omitted, it is `{}`.
        * @default {}
        */
-      payload: {
+      payload?: {
         duration_ms?: number;
       };
       /**
        * @description Alias of `payload`.
        * @default {}
        */
-      data: {
+      data?: {
         duration_ms?: number;
       };
       /**
@@ -864,7 +864,7 @@ export interface components {
        * @description Input, checked by the type's own schema; `data` is an alias. Omitted, it is `{}`.
        * @default {}
        */
-      payload: {
+      payload?: {
         /** Format: date-time */
         tick?: string;
       };
@@ -872,7 +872,7 @@ export interface components {
        * @description Alias of `payload`.
        * @default {}
        */
-      data: {
+      data?: {
         /** Format: date-time */
         tick?: string;
       };
@@ -927,7 +927,7 @@ export interface components {
         filename?: string;
         num_rows?: number;
         /** @default , */
-        delimiter: string;
+        delimiter?: string;
       };
       /** @description Alias of `payload`. */
       data?: {
@@ -937,7 +937,7 @@ export interface components {
         filename?: string;
         num_rows?: number;
         /** @default , */
-        delimiter: string;
+        delimiter?: string;
       };
       /**
        * @description high, medium (default) or low; any case
@@ -1107,7 +1107,7 @@ export interface components {
          * @default sales
          * @enum {string}
          */
-        report_type: "sales" | "vendas" | "quotes" | "tasks";
+        report_type?: "sales" | "vendas" | "quotes" | "tasks";
       };
       /** @description Alias of `payload`. */
       data?: {
@@ -1117,7 +1117,7 @@ export interface components {
          * @default sales
          * @enum {string}
          */
-        report_type: "sales" | "vendas" | "quotes" | "tasks";
+        report_type?: "sales" | "vendas" | "quotes" | "tasks";
       };
       /**
        * @description high, medium (default) or low; any case
@@ -1158,6 +1158,7 @@ export interface components {
      *     }
      */
     TaskSubmitAliases: {
+      type?: never;
       /** @description Alias of `type`. */
       action?: string;
       /**
