@@ -112,7 +112,10 @@ export function handleError(error: Error, c: Context) {
       : status === 401
       ? "unauthorized"
       : "bad_request";
-    return c.json(errorBody(code, error.message || "bad request"), status);
+    const message = error.message || "bad request";
+    // every 400 lists its problems; this one (malformed JSON) is the body's as a whole
+    const details = status === 400 ? { issues: [{ path: "", message }] } : undefined;
+    return c.json(errorBody(code, message, details), status);
   }
   log.error("unhandled error on {method} {path}: {error}", {
     method: c.req.method,

@@ -49,12 +49,26 @@ const RETRY_AFTER = z.object({
   }),
 });
 
+/**
+ * A 400's body: the error body whose `details.issues` lists every problem, at
+ * least one (`path` dotted, empty for the body as a whole).
+ */
+export const validationErrorSchema = z.object({
+  error: z.object({
+    code: z.string().openapi({ example: "validation_failed" }),
+    message: z.string().openapi({ example: "payload.numbers.0: expected number, received string" }),
+    details: z.object({
+      issues: z.array(z.object({ path: z.string(), message: z.string() })).min(1),
+    }).catchall(z.unknown()),
+  }),
+}).openapi("ValidationError");
+
 /** An error answer as a route declares it. */
 export interface ErrorResponse {
   description: string;
   content: {
     "application/json": {
-      schema: typeof errorSchema;
+      schema: typeof errorSchema | typeof validationErrorSchema;
       example: { error: { code: string; message: string } };
     };
   };
@@ -67,8 +81,21 @@ export function errorResponse(status: ErrorStatus, description?: string): ErrorR
     description: description ?? ERRORS[status][0],
     content: {
       "application/json": {
-        schema: errorSchema,
-        example: { error: { code: ERRORS[status][1], message: ERRORS[status][2] } },
+        schema: status === 400 ? validationErrorSchema : errorSchema,
+        example: {
+          error: {
+            code: ERRORS[status][1],
+            message: ERRORS[status][2],
+            ...(status === 400 && {
+              details: {
+                issues: [{
+                  path: "payload.numbers.0",
+                  message: "expected number, received string",
+                }],
+              },
+            }),
+          },
+        },
       },
     },
     ...(status === 503 || status === 507 ? { headers: RETRY_AFTER } : {}),

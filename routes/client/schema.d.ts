@@ -491,6 +491,22 @@ export interface components {
       /** @description When an ended task with result_ttl_s will be deleted */
       expires_at: string | null;
     };
+    ValidationError: {
+      error: {
+        /** @example validation_failed */
+        code: string;
+        /** @example payload.numbers.0: expected number, received string */
+        message: string;
+        details: {
+          issues: {
+            path: string;
+            message: string;
+          }[];
+        } & {
+          [key: string]: unknown;
+        };
+      };
+    };
     /** @description A task to submit: a registered `type` with its payload, or the alias form. */
     TaskSubmit:
       | components["schemas"]["TaskSubmit.noop"]
@@ -1292,11 +1308,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -1408,11 +1432,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -1540,11 +1572,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -1670,11 +1710,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -1792,11 +1840,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -1922,11 +1978,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2038,11 +2102,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2151,11 +2223,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2282,11 +2362,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2396,11 +2484,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2513,11 +2609,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2649,11 +2753,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2749,11 +2861,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2848,11 +2968,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
@@ -2947,11 +3075,19 @@ export interface operations {
            * @example {
            *       "error": {
            *         "code": "validation_failed",
-           *         "message": "payload.numbers.0: expected number, received string"
+           *         "message": "payload.numbers.0: expected number, received string",
+           *         "details": {
+           *           "issues": [
+           *             {
+           *               "path": "payload.numbers.0",
+           *               "message": "expected number, received string"
+           *             }
+           *           ]
+           *         }
            *       }
            *     }
            */
-          "application/json": components["schemas"]["Error"];
+          "application/json": components["schemas"]["ValidationError"];
         };
       };
       /** @description No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`) */
