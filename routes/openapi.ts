@@ -4,6 +4,12 @@
  * failures its handler can produce (`...failures({ 404: "No such task" })`).
  * A 401 is not declared here: the document adds it, with the security
  * requirement, to every operation `isPublicPath` does not exempt (docs.ts).
+ *
+ * Adding a route: declare it with `createRoute` (an `operationId`, a tag listed
+ * in docs.ts's TAGS, its answers and `...failures(…)`), serve it with
+ * `app.openapi(route, handler)` on a `newRouter()`, then run `deno task client`.
+ * tests/contract_test.ts fails while a served route is undocumented, and every
+ * API test checks the route's exchanges against what it declares.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorSchema } from "./errors.ts";
@@ -144,6 +150,10 @@ export function assetRoute(path: string, operationId: string, tag: string, names
           "text/javascript": { schema: z.string() },
         },
         description: "The file, cached for a day (its ETag is the version)",
+        headers: z.object({
+          ETag: z.string().openapi({ description: "The service's version, quoted" }),
+          "Cache-Control": z.string().openapi({ example: "public, max-age=86400" }),
+        }),
       },
       304: { description: "Not modified (`If-None-Match` matched the version)" },
       ...failures({ 404: "No file of that name" }),

@@ -3299,6 +3299,9 @@ export interface operations {
       /** @description The file, cached for a day (its ETag is the version) */
       200: {
         headers: {
+          /** @description The service's version, quoted */
+          ETag: string;
+          "Cache-Control": string;
           [name: string]: unknown;
         };
         content: {
@@ -3388,6 +3391,9 @@ export interface operations {
       /** @description The file, cached for a day (its ETag is the version) */
       200: {
         headers: {
+          /** @description The service's version, quoted */
+          ETag: string;
+          "Cache-Control": string;
           [name: string]: unknown;
         };
         content: {
