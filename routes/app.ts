@@ -3,7 +3,6 @@
  * errors mapped in one place. Routes talk to the engine and the services only.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Engine } from "../tasks/engine/engine.ts";
@@ -35,7 +34,7 @@ export interface AppDeps {
   metrics: FilaMetrics;
   apiToken?: string;
   /** The dashboard's router (built async at start-up: it reads its shell once). */
-  dashboard?: Hono;
+  dashboard?: OpenAPIHono<AppEnv>;
   /** ROLE=worker: serve /health and /metrics only. */
   probesOnly?: boolean;
   corsOrigins?: string;

@@ -52,9 +52,13 @@ export const errorSchema = z.object({
   }),
 }).openapi("Error");
 
-/** An OpenAPI response entry: a JSON body of `schema`. */
-export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
-  return { content: { "application/json": { schema } }, description };
+/** An OpenAPI response entry: a JSON body of `schema`, and the headers it always carries. */
+export function jsonResponse<T extends z.ZodType, H extends z.ZodObject = never>(
+  schema: T,
+  description: string,
+  headers?: H,
+) {
+  return { content: { "application/json": { schema } }, description, ...(headers && { headers }) };
 }
 
 export function errorBody(code: string, message: string, details?: unknown) {
@@ -112,7 +116,10 @@ export function handleError(error: Error, c: Context) {
       : status === 401
       ? "unauthorized"
       : "bad_request";
-    return c.json(errorBody(code, error.message || "bad request"), status);
+    const message = error.message || "bad request";
+    // every 400 lists its problems; this one (malformed JSON) is the body's as a whole
+    const details = status === 400 ? { issues: [{ path: "", message }] } : undefined;
+    return c.json(errorBody(code, message, details), status);
   }
   log.error("unhandled error on {method} {path}: {error}", {
     method: c.req.method,

@@ -151,6 +151,7 @@ export class FilaMetrics {
 const metricsRoute = createRoute({
   method: "get",
   path: "/metrics",
+  operationId: "getMetrics",
   tags: ["operations"],
   summary: "Prometheus metrics",
   responses: {

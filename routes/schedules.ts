@@ -8,7 +8,8 @@ import { PRIORITIES, priorityName } from "../tasks/engine/model.ts";
 import type { Scheduler } from "../tasks/scheduler.ts";
 import type { Schedule } from "../tasks/stores.ts";
 import { newRouter } from "./env.ts";
-import { errorSchema, jsonResponse as json } from "./errors.ts";
+import { jsonResponse as json } from "./errors.ts";
+import { failures, JSON_BODY_FAILURES, STORE_FAILURES } from "./openapi.ts";
 import { prioritySchema, taskSchema } from "./tasks_schemas.ts";
 import { iso, toTaskView } from "./views.ts";
 
@@ -54,12 +55,13 @@ export const scheduleSchema = z.object({
 }).openapi("Schedule");
 
 const tags = ["schedules"];
-const notFound = json(errorSchema, "No such schedule");
-const conflict = json(errorSchema, "A built-in schedule cannot be replaced or deleted");
+const notFound = failures({ 400: "Invalid name", 404: "No such schedule" });
+const conflict = failures({ 409: "A built-in schedule cannot be replaced or deleted" });
 
 const putRoute = createRoute({
   method: "put",
   path: "/schedules/{name}",
+  operationId: "putSchedule",
   tags,
   summary: "Create or replace a schedule",
   request: {
@@ -69,56 +71,77 @@ const putRoute = createRoute({
   responses: {
     201: json(scheduleSchema, "Created"),
     200: json(scheduleSchema, "Replaced"),
-    400: json(errorSchema, "Invalid cron, time zone, type or payload (named in details.issues)"),
-    409: conflict,
+    ...failures({
+      400: "Invalid name, cron, time zone, type or payload (named in details.issues)",
+    }),
+    ...conflict,
+    ...JSON_BODY_FAILURES,
+    ...STORE_FAILURES,
   },
 });
 const listRoute = createRoute({
   method: "get",
   path: "/schedules",
+  operationId: "listSchedules",
   tags,
   summary: "List schedules",
-  responses: { 200: json(z.object({ schedules: z.array(scheduleSchema) }), "Every schedule") },
+  responses: {
+    200: json(
+      z.object({ schedules: z.array(scheduleSchema) }).openapi("ScheduleList"),
+      "Every schedule",
+    ),
+    ...STORE_FAILURES,
+  },
 });
 const getRoute = createRoute({
   method: "get",
   path: "/schedules/{name}",
+  operationId: "getSchedule",
   tags,
   summary: "Read a schedule",
   request: { params: nameParam },
-  responses: { 200: json(scheduleSchema, "The schedule"), 404: notFound },
+  responses: { 200: json(scheduleSchema, "The schedule"), ...notFound, ...STORE_FAILURES },
 });
 const deleteRoute = createRoute({
   method: "delete",
   path: "/schedules/{name}",
+  operationId: "deleteSchedule",
   tags,
   summary: "Delete a schedule",
   request: { params: nameParam },
-  responses: { 200: json(scheduleSchema, "Deleted"), 404: notFound, 409: conflict },
+  responses: {
+    200: json(scheduleSchema, "Deleted"),
+    ...notFound,
+    ...conflict,
+    ...STORE_FAILURES,
+  },
 });
 const pauseRoute = createRoute({
   method: "post",
   path: "/schedules/{name}/pause",
+  operationId: "pauseSchedule",
   tags,
   summary: "Pause a schedule (no run until resumed)",
   request: { params: nameParam },
-  responses: { 200: json(scheduleSchema, "Paused"), 404: notFound },
+  responses: { 200: json(scheduleSchema, "Paused"), ...notFound, ...STORE_FAILURES },
 });
 const resumeRoute = createRoute({
   method: "post",
   path: "/schedules/{name}/resume",
+  operationId: "resumeSchedule",
   tags,
   summary: "Resume a paused schedule",
   request: { params: nameParam },
-  responses: { 200: json(scheduleSchema, "Resumed"), 404: notFound },
+  responses: { 200: json(scheduleSchema, "Resumed"), ...notFound, ...STORE_FAILURES },
 });
 const triggerRoute = createRoute({
   method: "post",
   path: "/schedules/{name}/trigger",
+  operationId: "triggerSchedule",
   tags,
   summary: "Run a schedule's task now",
   request: { params: nameParam },
-  responses: { 202: json(taskSchema, "The task submitted"), 404: notFound },
+  responses: { 202: json(taskSchema, "The task submitted"), ...notFound, ...STORE_FAILURES },
 });
 
 export function schedulesRouter(scheduler: Scheduler) {

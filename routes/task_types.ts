@@ -6,7 +6,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Engine } from "../tasks/engine/engine.ts";
 import { newRouter } from "./env.ts";
-import { errorSchema, jsonResponse as json } from "./errors.ts";
+import { jsonResponse as json } from "./errors.ts";
+import { failures, JSON_BODY_FAILURES, STORE_FAILURES } from "./openapi.ts";
 
 const limitsSchema = z.object({
   concurrency: z.number().int().nullable().openapi({
@@ -42,16 +43,19 @@ const limitsPatchSchema = z.object({
 const listRoute = createRoute({
   method: "get",
   path: "/task-types",
+  operationId: "listTaskTypes",
   tags: ["tasks"],
   summary: "Registered task types: description, example payload, limits and current use",
   responses: {
     200: json(z.object({ types: z.array(taskTypeSchema) }).openapi("TaskTypes"), "The registry"),
+    ...STORE_FAILURES,
   },
 });
 
 const patchRoute = createRoute({
   method: "patch",
   path: "/task-types/{type}",
+  operationId: "setTaskTypeLimits",
   tags: ["tasks"],
   summary:
     "Set a type's cluster-wide limits (null removes one); every instance applies them within a second",
@@ -63,7 +67,9 @@ const patchRoute = createRoute({
   },
   responses: {
     200: json(taskTypeSchema, "The type with its new limits"),
-    400: json(errorSchema, "Unknown type or bad limits"),
+    ...failures({ 400: "Unknown type or bad limits" }),
+    ...JSON_BODY_FAILURES,
+    ...STORE_FAILURES,
   },
 });
 

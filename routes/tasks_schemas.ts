@@ -140,6 +140,7 @@ export const taskDetailSchema = taskSchema.extend({
   depends_on: z.array(linkSchema),
   dependents: z.array(linkSchema),
 }).openapi("TaskDetail");
+export const taskBatchSchema = z.object({ tasks: z.array(taskSchema) }).openapi("TaskBatch");
 
 export const taskListSchema = z.object({
   tasks: z.array(taskSchema),
@@ -176,3 +177,37 @@ export const listQuerySchema = z.object({
 export const idParamSchema = z.object({
   id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }),
 });
+
+/**
+ * One frame of `GET /tasks/{id}/events`, as OpenAPI 3.2's `itemSchema` describes
+ * Server-Sent Events: `event: task` frames carry a TaskEvent (their id is its
+ * number), the last frame, `event: end`, the ended Task. `data` is JSON text;
+ * `contentSchema` says what it parses to.
+ */
+export const taskStreamFrameSchema = {
+  oneOf: [
+    frame("task", "TaskEvent", { id: { type: "string", pattern: "^[0-9]+$" } }),
+    frame("end", "Task", {}),
+  ],
+};
+
+/** One kind of frame: its `event` name, the component its `data` parses to, other fields. */
+function frame(
+  event: string,
+  component: string,
+  more: Record<string, { type: "string"; pattern: string }>,
+) {
+  return {
+    type: "object" as const,
+    required: ["event", ...Object.keys(more), "data"],
+    properties: {
+      event: { const: event },
+      ...more,
+      data: {
+        type: "string" as const,
+        contentMediaType: "application/json",
+        contentSchema: { $ref: `#/components/schemas/${component}` },
+      },
+    },
+  };
+}

@@ -4,7 +4,9 @@
  * in a child process that can be killed (`spawnFila`).
  */
 import { loadConfig } from "../../config.ts";
-import { type FilaInstance, startFila } from "../../main.ts";
+import { type FilaInstance, startFila, VERSION } from "../../main.ts";
+import { buildOpenApiDocument } from "../../routes/docs.ts";
+import { contractFetch, type ContractInit, loadContract } from "./contract.ts";
 import type { TaskDefinition } from "../../tasks/engine/task_definition.ts";
 import { openSql, type SqlClient } from "./sql.ts";
 import { testTaskTypes } from "./test_task_types.ts";
@@ -20,8 +22,12 @@ export interface TestFila {
   url: string;
   dir: string;
   instance: FilaInstance;
-  /** fetch against the instance; `path` starts with "/". */
-  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /**
+   * fetch against the instance; `path` starts with "/". Each exchange is checked
+   * against the instance's OpenAPI document (see contract.ts); `contract: false`
+   * sends one unchecked.
+   */
+  fetch(path: string, init?: ContractInit): Promise<Response>;
   /** POST JSON and parse the JSON answer. */
   post(
     path: string,
@@ -77,8 +83,10 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
   });
   const url = instance.url!;
   const sql = openSql(config.DATABASE_URL);
+  // a ROLE=worker instance serves no document: its app still describes what it serves
+  const document = () => buildOpenApiDocument(instance.app, instance.engine.taskTypes(), VERSION);
   return {
-    ...clientFor(url),
+    ...clientFor(url, document),
     url,
     dir,
     instance,
@@ -92,9 +100,14 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
   };
 }
 
-/** HTTP helpers bound to a base URL (also used with child instances). */
-export function clientFor(url: string) {
-  const fetchAt = (path: string, init?: RequestInit) => fetch(url + path, init);
+/**
+ * HTTP helpers bound to a base URL (also used with child instances), each call
+ * checked against the document the instance serves (or `document`'s, when it
+ * serves none).
+ */
+export function clientFor(url: string, document?: () => unknown) {
+  let contract: ReturnType<typeof loadContract> | undefined;
+  const fetchAt = contractFetch(url, () => contract ??= loadContract(url, document));
   const parse = async (res: Response) => {
     const text = await res.text();
     let body: unknown = text;
@@ -153,7 +166,7 @@ export function sseFrameData(frame: string): Json {
 
 /** A task's whole history from GET /tasks/:id/events (the stream ends with the task). */
 export async function readTaskEvents(url: string, id: string): Promise<Json[]> {
-  const text = await (await fetch(`${url}/tasks/${id}/events`)).text();
+  const text = await (await clientFor(url).fetch(`/tasks/${id}/events`)).text();
   return text.split("\n\n").filter((f) => f.startsWith("event: task")).map(sseFrameData);
 }
 
