@@ -10,7 +10,7 @@ import { holdWriteLock } from "./support/lock_holder.ts";
 
 Deno.test("contention: a write refused by a lock held past the wait fails alone; the next ones go through and /health says why meanwhile", async () => {
   const fila = await startTestFila({ env: { DATABASE_LOCK_WAIT_MS: "300" } });
-  const lock = holdWriteLock(`${fila.dir}/fila.db`, 2_500);
+  const lock = holdWriteLock(`${fila.dir}/fila.db`, 5_000);
   try {
     await lock.locked;
     const refused = await fila.post("/tasks", { type: "noop" });

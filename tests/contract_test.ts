@@ -5,9 +5,7 @@
  * (support/contract.ts) does catch a document that drifted from the server.
  */
 import assert from "node:assert/strict";
-import { validate } from "@readme/openapi-parser";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import { addFormatsModule, Ajv2020, validateOpenApi as validate } from "./support/deps.ts";
 import { Contract, contractFetch, ContractViolation } from "./support/contract.ts";
 import { type Json, startTestFila, type TestFila } from "./support/harness.ts";
 

@@ -10,7 +10,9 @@
  * With `--check` it writes nothing and exits 1 naming each committed file that
  * differs from what it would write (`deno task check` runs it so).
  */
-import openapiTS, { astToString } from "openapi-typescript";
+// a dev tool: its generator stays out of deno.json's imports (see tests/support/deps.ts)
+// deno-lint-ignore no-import-prefix
+import openapiTS, { astToString } from "npm:openapi-typescript@7.13.0";
 import { loadConfig } from "../../config.ts";
 import { startFila } from "../../main.ts";
 

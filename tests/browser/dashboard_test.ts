@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The page callbacks below run in Chromium, so this file also sees the DOM types.
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "../support/deps.ts";
 import { z } from "zod";
 import { defineTask } from "../../tasks/types/define_task.ts";
 import { startTestFila } from "../support/harness.ts";

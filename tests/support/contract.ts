@@ -16,8 +16,7 @@
  * Schemas are checked by Ajv (JSON Schema 2020-12, OpenAPI 3.1's dialect) with
  * ajv-formats; refs resolve inside the document itself.
  */
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import { addFormatsModule, Ajv2020, type ValidateFunction } from "./deps.ts";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
 // deno-lint-ignore no-explicit-any
