@@ -6,26 +6,20 @@ import {
   startTestFila,
   type TestFila,
 } from "./support/harness.ts";
-import { RECENT_READING_SECONDS as T0, startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
+import {
+  RECENT_READING_SECONDS as T0,
+  startFakeAwesomeApi,
+  startWithFakeUpstream,
+  TEST_PAIRS,
+} from "./support/fake_awesomeapi.ts";
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "../tasks/clients/quotes_client.ts";
 import { toQuoteView } from "../routes/views.ts";
 
-const PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
+const PAIRS = TEST_PAIRS;
 const HOUR_MS = 3_600_000;
 
-async function setup(env: Record<string, string> = {}) {
-  const upstream = startFakeAwesomeApi();
-  const fila = await startTestFila({
-    env: { QUOTES_API_URL: upstream.url, QUOTE_PAIRS: PAIRS, QUOTES_TIMEOUT_MS: "3000", ...env },
-  });
-  return {
-    upstream,
-    fila,
-    async stop() {
-      await fila.stop();
-      await upstream.close();
-    },
-  };
+function setup(env: Record<string, string> = {}) {
+  return startWithFakeUpstream({ QUOTES_TIMEOUT_MS: "3000", ...env });
 }
 
 /** Waits until a task has stopped running: final, or waiting for a retry. */

@@ -1,22 +1,16 @@
 import assert from "node:assert/strict";
 import { nextMinute, refreshTick, startTestFila } from "./support/harness.ts";
-import { RECENT_READING_SECONDS as T0, startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
+import {
+  RECENT_READING_SECONDS as T0,
+  startFakeAwesomeApi,
+  startWithFakeUpstream,
+  TEST_PAIRS,
+} from "./support/fake_awesomeapi.ts";
 
-const PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
+const PAIRS = TEST_PAIRS;
 
-async function setup(env: Record<string, string> = {}) {
-  const upstream = startFakeAwesomeApi();
-  const fila = await startTestFila({
-    env: { QUOTES_API_URL: upstream.url, QUOTE_PAIRS: PAIRS, QUOTES_TIMEOUT_MS: "300", ...env },
-  });
-  return {
-    upstream,
-    fila,
-    async stop() {
-      await fila.stop();
-      await upstream.close();
-    },
-  };
+function setup(env: Record<string, string> = {}) {
+  return startWithFakeUpstream({ QUOTES_TIMEOUT_MS: "300", ...env });
 }
 
 Deno.test("quotes: a refresh stores every pair with numbers and UTC times; the same reading twice keeps one row", async () => {

@@ -134,7 +134,8 @@ function toArgs(args: InArgs | undefined): SqlValue[] | Record<string, SqlValue>
   return named;
 }
 
-const BASE_CODES: Record<number, string> = {
+/** SQLite's primary result codes by number (the low byte of an extended code). */
+const PRIMARY_CODES: Record<number, string> = {
   1: "SQLITE_ERROR",
   2: "SQLITE_INTERNAL",
   3: "SQLITE_PERM",
@@ -146,16 +147,25 @@ const BASE_CODES: Record<number, string> = {
   9: "SQLITE_INTERRUPT",
   10: "SQLITE_IOERR",
   11: "SQLITE_CORRUPT",
+  12: "SQLITE_NOTFOUND",
   13: "SQLITE_FULL",
   14: "SQLITE_CANTOPEN",
+  15: "SQLITE_PROTOCOL",
   17: "SQLITE_SCHEMA",
   18: "SQLITE_TOOBIG",
   19: "SQLITE_CONSTRAINT",
   20: "SQLITE_MISMATCH",
   21: "SQLITE_MISUSE",
+  22: "SQLITE_NOLFS",
+  23: "SQLITE_AUTH",
   25: "SQLITE_RANGE",
   26: "SQLITE_NOTADB",
 };
+
+/** The name of a raw (extended) SQLite result code's primary code, e.g. 517 → SQLITE_BUSY. */
+export function primaryCodeName(rawCode: number): string | undefined {
+  return PRIMARY_CODES[rawCode & 0xff];
+}
 
 /** The native driver's SqliteError as the LibsqlError @libsql/client would throw. */
 function toLibsqlError(error: unknown): unknown {
@@ -164,7 +174,7 @@ function toLibsqlError(error: unknown): unknown {
   if (rawCode === undefined && code === undefined) return error;
   const base = rawCode === undefined
     ? "SQLITE_UNKNOWN"
-    : BASE_CODES[rawCode & 0xff] ?? `SQLITE_UNKNOWN_${rawCode & 0xff}`;
+    : primaryCodeName(rawCode) ?? `SQLITE_UNKNOWN_${rawCode & 0xff}`;
   return new LibsqlError(error.message, base, code, rawCode, error);
 }
 

@@ -153,6 +153,18 @@ function sumByStatus(rows: { status: string; n: number }[]): { status: string; n
   return [...by].map(([status, n]) => ({ status, n }));
 }
 
+/** The set part of cancelling a waiting task, the reason as its note. */
+function cancelledSet(now: number, reason: string) {
+  return {
+    status: "cancelled",
+    cancelRequested: true,
+    note: reason,
+    finishedAt: now,
+    updatedAt: now,
+    expiresAt: expiresAt(now),
+  };
+}
+
 /** The set part of a claim: running, one more attempt, its note. */
 function claimSet(now: number, leaseUntil: number, workerId: string) {
   return {
@@ -410,14 +422,9 @@ export class LibsqlTaskStore implements TaskStore {
       // both in one transaction: a task cancelled by the first is no longer running for the second
       const [waiting, running] = await this.db.$client.batch([
         statement(
-          this.db.update(tasks).set({
-            status: "cancelled",
-            cancelRequested: true,
-            note: reason,
-            finishedAt: now,
-            updatedAt: now,
-            expiresAt: expiresAt(now),
-          }).where(and(eq(tasks.id, id), sql`${tasks.status} in (${CANCELLABLE_SQL})`))
+          this.db.update(tasks).set(cancelledSet(now, reason)).where(
+            and(eq(tasks.id, id), sql`${tasks.status} in (${CANCELLABLE_SQL})`),
+          )
             .returning({ id: tasks.id }),
         ),
         statement(
@@ -735,14 +742,9 @@ export class LibsqlTaskStore implements TaskStore {
       const now = Date.now();
       const [cancelled] = await this.db.$client.batch([
         statement(
-          this.db.update(tasks).set({
-            status: "cancelled",
-            cancelRequested: true,
-            note: reason,
-            finishedAt: now,
-            updatedAt: now,
-            expiresAt: expiresAt(now),
-          }).where(and(inArray(tasks.id, ids), sql`${tasks.status} in (${CANCELLABLE_SQL})`)),
+          this.db.update(tasks).set(cancelledSet(now, reason)).where(
+            and(inArray(tasks.id, ids), sql`${tasks.status} in (${CANCELLABLE_SQL})`),
+          ),
         ),
         ...resolveDependents(this.dialect, idList(ids), now),
       ], "write");

@@ -135,3 +135,29 @@ export function startFakeAwesomeApi(): FakeAwesomeApi {
     },
   };
 }
+
+/** The pairs the quote tests configure. */
+export const TEST_PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
+
+/** A test instance whose quotes upstream is a fresh fake; `stop` ends both. */
+export async function startWithFakeUpstream(env: Record<string, string> = {}) {
+  // imported here: the harness imports main.ts, which a bare upstream does not need
+  const { startTestFila } = await import("./harness.ts");
+  const upstream = startFakeAwesomeApi();
+  const fila = await startTestFila({
+    env: {
+      QUOTES_API_URL: upstream.url,
+      QUOTE_PAIRS: TEST_PAIRS,
+      QUOTES_TIMEOUT_MS: "3000",
+      ...env,
+    },
+  });
+  return {
+    upstream,
+    fila,
+    async stop() {
+      await fila.stop();
+      await upstream.close();
+    },
+  };
+}
