@@ -6,31 +6,14 @@
  * a task's dependencies and dependents, and bulk retry and cancel behind a confirmation.
  */
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import {
+  type Browser,
+  launchChromium,
+  type Page,
+  sidewaysScroll,
+  watchErrors,
+} from "../support/chromium.ts";
 import { type Json, startTestFila } from "../support/harness.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
-function watchErrors(page: Page, errors: string[]) {
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(String(e)));
-}
-
-/** How far the page scrolls sideways (0 when it does not). */
-function sidewaysScroll(page: Page) {
-  return page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
-}
 
 /** Fails unless every cell of `row` shows, with its label, inside the screen (a phone's cards). */
 async function assertCellsShown(page: Page, row: string, labels: string[], where: string) {
@@ -76,7 +59,7 @@ Deno.test("dashboard ops: schedules, type limits, dependencies, bulk retry and c
       body: JSON.stringify(body),
     }).then(async (r) => ({ status: r.status, body: await r.json() }));
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const phone = await browser.newPage({ viewport: { width: 375, height: 800 } });
     const errors: string[] = [];

@@ -1,19 +1,9 @@
 /// <reference lib="dom" />
 // The page callbacks below run in Chromium, so this file also sees the DOM types.
 import assert from "node:assert/strict";
-import { type Browser, chromium } from "../support/deps.ts";
+import { type Browser, launchChromium } from "../support/chromium.ts";
 import { startTestFila } from "../support/harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 const TOKEN = "docs-page-token";
 
 Deno.test("docs: on an instance with API_TOKEN, /docs shows Authorize, and Try it out submits a task with the token — in real Chromium", async () => {
@@ -22,7 +12,7 @@ Deno.test("docs: on an instance with API_TOKEN, /docs shows Authorize, and Try i
   await Deno.mkdir(shots, { recursive: true });
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(String(e)));
