@@ -64,6 +64,28 @@ export class FilaMetrics {
   }) {
     const { counts, followers, quotes } = sources;
     this.typeNames = sources.typeNames;
+    // the process's memory under the names prom-client's default metrics use, so the
+    // usual dashboards and alerts (e.g. resident memory growing) apply unchanged
+    const memory: [string, string, keyof Deno.MemoryUsage][] = [
+      ["process_resident_memory_bytes", "Resident memory size in bytes", "rss"],
+      ["nodejs_heap_size_total_bytes", "V8 heap size in bytes", "heapTotal"],
+      ["nodejs_heap_size_used_bytes", "V8 heap used in bytes", "heapUsed"],
+      [
+        "nodejs_external_memory_bytes",
+        "Memory of JavaScript objects held outside the V8 heap (ArrayBuffers, ...) in bytes",
+        "external",
+      ],
+    ];
+    for (const [name, help, field] of memory) {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(Deno.memoryUsage()[field]);
+        },
+      });
+    }
     new Gauge({
       name: "fila_live_streams",
       help: "Live task streams (GET /tasks/:id/events) open on this instance",

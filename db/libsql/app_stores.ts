@@ -169,11 +169,12 @@ export class LibsqlScheduleStore implements ScheduleStore {
   put(schedule: Omit<Schedule, "lastRunAt" | "lastTaskId">): Promise<Schedule> {
     return guarded(async () => {
       const { name: _name, createdAt: _created, ...changes } = schedule;
-      const [row] = await this.db.insert(schedules).values(schedule).onConflictDoUpdate({
+      // no RETURNING: a row read through the driver's iterator leaks native memory (LocalClient)
+      await this.db.insert(schedules).values(schedule).onConflictDoUpdate({
         target: schedules.name,
         set: changes,
-      }).returning();
-      return row;
+      });
+      return (await this.get(schedule.name))!;
     });
   }
 
@@ -185,9 +186,9 @@ export class LibsqlScheduleStore implements ScheduleStore {
 
   setPaused(name: string, paused: boolean, now: number): Promise<Schedule | undefined> {
     return guarded(async () => {
-      const [row] = await this.db.update(schedules).set({ paused, updatedAt: now })
-        .where(eq(schedules.name, name)).returning();
-      return row;
+      await this.db.update(schedules).set({ paused, updatedAt: now })
+        .where(eq(schedules.name, name));
+      return await this.get(name);
     });
   }
 

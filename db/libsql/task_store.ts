@@ -19,7 +19,7 @@ import {
   type SQL,
   sql,
 } from "drizzle-orm";
-import type { InArgs, InStatement } from "@libsql/client";
+import type { InArgs, InStatement, ResultSet } from "@libsql/client";
 import { CANCELLABLE_STATUSES, WAITING_STATUSES } from "../../tasks/engine/model.ts";
 import type { TaskEvent, TaskRecord, TypeLimit } from "../../tasks/engine/model.ts";
 import type {
@@ -79,6 +79,46 @@ const INSERT_DEFAULTS: Record<string, unknown> = Object.fromEntries(
   Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, column.default ?? null]),
 );
 
+/**
+ * The tasks a claim takes: up to `limit` waiting tasks due at `now`, highest
+ * priority first, optionally only those matching `extra` (a type's limits).
+ */
+function claimable(now: number | SQL, limit: number | SQL, extra: SQL = sql`1`) {
+  return and(
+    // The index is named and the statuses are literals: with bound statuses
+    // SQLite cannot use the partial index and sorted every waiting task per claim.
+    sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
+      where status in (${WAITING_SQL}) and run_at <= ${now} and ${extra}
+      order by priority, run_at limit ${limit})`,
+    // `+` keeps SQLite on the primary key instead of the status index
+    sql`+${tasks.status} in (${WAITING_SQL})`,
+    eq(tasks.cancelRequested, false),
+  );
+}
+
+/** A row read by a claim's query, as its UPDATE left it (what `claimSet` writes). */
+function asClaimed(row: TaskRow, now: number, leaseUntil: number, workerId: string): TaskRow {
+  const attempts = row.attempts + 1;
+  return {
+    ...row,
+    status: "running",
+    attempts,
+    leaseUntil,
+    workerId,
+    startedAt: now,
+    updatedAt: now,
+    progress: 0,
+    progressMessage: null,
+    note: `attempt ${attempts} of ${row.maxAttempts} on ${workerId}`,
+  };
+}
+
+/** The positions, in a turn's batch, of a claim's query and its update. */
+interface ClaimAt {
+  read: number;
+  write: number;
+}
+
 /** The hot statements (submit, claim, succeed), compiled once by drizzle. */
 function compileHotStatements(db: Database) {
   return {
@@ -92,6 +132,13 @@ function compileHotStatements(db: Database) {
         )
         // no RETURNING: the stored row is the one given (with the defaults)
         .onConflictDoNothing({ target: tasks.idempotencyKey }),
+    ),
+    // The claim is a read and a write of the same condition in one write transaction:
+    // a query's rows are read as JSON (LocalClient), and an UPDATE … RETURNING would be
+    // read with the driver's row iterator, which leaks native memory under Deno (#20).
+    claimable: compile<{ now: number; limit: number }>(
+      db.select().from(tasks).where(claimable(placeholder("now"), placeholder("limit")))
+        .orderBy(tasks.priority, tasks.runAt),
     ),
     claim: compile<{ now: number; leaseUntil: number; workerId: string; limit: number }>(
       db.update(tasks).set({
@@ -107,16 +154,7 @@ function compileHotStatements(db: Database) {
           sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${
             placeholder("workerId")
           }`,
-      }).where(and(
-        // The index is named and the statuses are literals: with bound statuses
-        // SQLite cannot use the partial index and sorted every waiting task per claim.
-        sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
-          where status in (${WAITING_SQL}) and run_at <= ${placeholder("now")}
-          order by priority, run_at limit ${placeholder("limit")})`,
-        // `+` keeps SQLite on the primary key instead of the status index
-        sql`+${tasks.status} in (${WAITING_SQL})`,
-        eq(tasks.cancelRequested, false),
-      )).returning(),
+      }).where(claimable(placeholder("now"), placeholder("limit"))),
     ),
     succeed: compile<
       { id: string; workerId: string; attempt: number; now: number; result: string }
@@ -197,33 +235,33 @@ export class LibsqlTaskStore implements TaskStore {
   private limitedClaim(
     now: number,
     claim: NonNullable<Turn["claim"]>,
-  ): { statements: InStatement[]; returning: number[] } {
+  ): { statements: InStatement[]; claims: ClaimAt[] } {
     const { workerId, limit, leaseMs, limits } = claim;
     const leaseUntil = now + leaseMs;
     const held = limits.filter((l) =>
       l.paused || l.concurrency !== null || l.ratePerMinute !== null
     );
     const statements: InStatement[] = [];
-    const returning: number[] = [];
-    const ready = (extra: SQL) =>
-      sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
-        where status in (${WAITING_SQL}) and run_at <= ${now} and ${extra}
-        order by priority, run_at limit ${limitLeft(limit)})`;
+    const claims: ClaimAt[] = [];
     // claimed in this turn: this worker, started at this turn's now
     const claimedHere = sql`(select count(*) from tasks where worker_id = ${workerId}
       and started_at = ${now} and status = 'running')`;
     const limitLeft = (cap: number | SQL) => sql`max(0, min(${cap}, ${limit} - ${claimedHere}))`;
-    returning.push(statements.length);
-    statements.push(statement(
-      this.db.update(tasks).set(claimSet(now, leaseUntil, workerId)).where(and(
-        ready(
-          held.length === 0
-            ? sql`1`
-            : sql`type not in (${sql.join(held.map((l) => sql`${l.type}`), sql`, `)})`,
+    const pair = (condition: SQL | undefined) => {
+      claims.push({ read: statements.length, write: statements.length + 1 });
+      statements.push(
+        statement(
+          this.db.select().from(tasks).where(condition).orderBy(tasks.priority, tasks.runAt),
         ),
-        sql`+${tasks.status} in (${WAITING_SQL})`,
-        eq(tasks.cancelRequested, false),
-      )).returning(),
+        statement(this.db.update(tasks).set(claimSet(now, leaseUntil, workerId)).where(condition)),
+      );
+    };
+    pair(claimable(
+      now,
+      limitLeft(limit),
+      held.length === 0
+        ? sql`1`
+        : sql`type not in (${sql.join(held.map((l) => sql`${l.type}`), sql`, `)})`,
     ));
     for (const l of held) {
       if (l.paused) continue;
@@ -237,17 +275,7 @@ export class LibsqlTaskStore implements TaskStore {
           where type = ${l.type} and at > ${now - 60_000})`);
       }
       const cap = sql`min(${sql.join(caps, sql`, `)}, ${limit})`;
-      const readyOfType = sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
-        where status in (${WAITING_SQL}) and run_at <= ${now} and type = ${l.type}
-        order by priority, run_at limit ${limitLeft(cap)})`;
-      returning.push(statements.length);
-      statements.push(statement(
-        this.db.update(tasks).set(claimSet(now, leaseUntil, workerId)).where(and(
-          readyOfType,
-          sql`+${tasks.status} in (${WAITING_SQL})`,
-          eq(tasks.cancelRequested, false),
-        )).returning(),
-      ));
+      pair(claimable(now, limitLeft(cap), sql`type = ${l.type}`));
       if (l.ratePerMinute !== null) {
         // the starts of this turn's claims of the type count against its rate from now on
         const { sql: text, params } = this.dialect.sqlToQuery(
@@ -258,7 +286,7 @@ export class LibsqlTaskStore implements TaskStore {
         statements.push({ sql: text, args: params as InArgs });
       }
     }
-    return { statements, returning };
+    return { statements, claims };
   }
 
   turn(turn: Turn): Promise<TurnResult> {
@@ -292,14 +320,20 @@ export class LibsqlTaskStore implements TaskStore {
         statements.push(...resolveDependents(this.dialect, idList(settled), now));
       }
       const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
-      let claims: number[] = [];
+      const claims: ClaimAt[] = [];
       if (claim && claim.limits.length === 0) {
         const { workerId, limit, leaseMs } = claim;
-        claims = [statements.length];
-        statements.push(this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }));
+        claims.push({ read: statements.length, write: statements.length + 1 });
+        statements.push(
+          this.hot.claimable({ now, limit }),
+          this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }),
+        );
       } else if (claim) {
         const limited = this.limitedClaim(now, claim);
-        claims = limited.returning.map((i) => statements.length + i);
+        const offset = statements.length;
+        for (const at of limited.claims) {
+          claims.push({ read: offset + at.read, write: offset + at.write });
+        }
         statements.push(...limited.statements);
       }
       if (statements.length === 0) return { inserted: [], ended: [], claimed: [] };
@@ -322,9 +356,26 @@ export class LibsqlTaskStore implements TaskStore {
       return {
         inserted,
         ended: turn.ends.map((_, i) => results[endsAt + i].rowsAffected > 0),
-        claimed: claims.flatMap((i) => results[i].rows.map(toTaskRow)),
+        claimed: claim ? claims.flatMap((at) => this.claimedRows(results, at, now, claim)) : [],
       };
     });
+  }
+
+  /** The rows a claim took, as it left them; its query and update must agree on how many. */
+  private claimedRows(
+    results: ResultSet[],
+    at: ClaimAt,
+    now: number,
+    claim: NonNullable<Turn["claim"]>,
+  ): TaskRow[] {
+    const rows = results[at.read].rows.map(toTaskRow);
+    const taken = results[at.write].rowsAffected;
+    if (taken !== rows.length) {
+      // cannot happen in one write transaction; if it did, launching nothing is the safe side
+      // (the claimed tasks come back when their lease runs out)
+      throw new Error(`a claim read ${rows.length} tasks but took ${taken}`);
+    }
+    return rows.map((row) => asClaimed(row, now, now + claim.leaseMs, claim.workerId));
   }
 
   /** The fenced update that records how an attempt ended. */
@@ -405,8 +456,8 @@ export class LibsqlTaskStore implements TaskStore {
         progressMessage: message,
         note: message,
         updatedAt: Date.now(),
-      }).where(owned(owner.id, owner.workerId, owner.attempt)).returning({ id: tasks.id });
-      return updated.length > 0;
+      }).where(owned(owner.id, owner.workerId, owner.attempt));
+      return updated.rowsAffected > 0;
     });
   }
 
@@ -418,8 +469,7 @@ export class LibsqlTaskStore implements TaskStore {
         statement(
           this.db.update(tasks).set(cancelledSet(now, reason)).where(
             and(eq(tasks.id, id), sql`${tasks.status} in (${CANCELLABLE_SQL})`),
-          )
-            .returning({ id: tasks.id }),
+          ),
         ),
         statement(
           this.db.update(tasks).set({
@@ -428,13 +478,13 @@ export class LibsqlTaskStore implements TaskStore {
             updatedAt: now,
           }).where(
             and(eq(tasks.id, id), eq(tasks.status, "running"), eq(tasks.cancelRequested, false)),
-          ).returning({ id: tasks.id }),
+          ),
         ),
         // the tasks that waited for it will never run
         ...resolveDependents(this.dialect, idList([id]), now),
       ], "write");
-      if (waiting.rows.length > 0) return "cancelled";
-      if (running.rows.length > 0) return "requested";
+      if (waiting.rowsAffected > 0) return "cancelled";
+      if (running.rowsAffected > 0) return "requested";
       const task = await this.get(id);
       if (!task) return "missing";
       return task.status === "running" ? "requested" : "final";
@@ -444,7 +494,7 @@ export class LibsqlTaskStore implements TaskStore {
   replay(id: string): Promise<TaskRecord | null> {
     return guarded(async () => {
       const now = Date.now();
-      const [row] = await this.db.update(tasks).set({
+      const replayed = await this.db.update(tasks).set({
         status: "queued",
         attempts: 0,
         error: null,
@@ -460,7 +510,9 @@ export class LibsqlTaskStore implements TaskStore {
         expiresAt: null,
         note: "retried by request",
         updatedAt: now,
-      }).where(and(eq(tasks.id, id), inArray(tasks.status, ["failed", "cancelled"]))).returning();
+      }).where(and(eq(tasks.id, id), inArray(tasks.status, ["failed", "cancelled"])));
+      // (no RETURNING: see the claim)
+      const row = replayed.rowsAffected > 0 ? await this.get(id) : undefined;
       return row ?? null;
     });
   }
@@ -493,7 +545,7 @@ export class LibsqlTaskStore implements TaskStore {
         sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
       const cancelled = sql`${tasks.cancelRequested} = 1`;
       const last = sql`${tasks.attempts} >= ${tasks.maxAttempts}`;
-      const rows = await this.db.update(tasks).set({
+      const moved = await this.db.update(tasks).set({
         // a cancel requested while its instance was dying ends the task here
         status:
           sql`case when ${cancelled} then 'cancelled' when ${last} then 'failed' else 'queued' end`,
@@ -508,8 +560,8 @@ export class LibsqlTaskStore implements TaskStore {
         eq(tasks.status, "running"),
         lte(tasks.leaseUntil, now),
         exceptWorkerId === undefined ? undefined : ne(tasks.workerId, exceptWorkerId),
-      )).returning({ id: tasks.id });
-      return rows.length;
+      ));
+      return moved.rowsAffected;
     });
   }
 
@@ -517,7 +569,7 @@ export class LibsqlTaskStore implements TaskStore {
     if (ids.length === 0) return Promise.resolve(0);
     return guarded(async () => {
       const now = Date.now();
-      const rows = await this.db.update(tasks).set({
+      const handed = await this.db.update(tasks).set({
         status: "queued",
         attempts: sql`max(${tasks.attempts} - 1, 0)`,
         leaseUntil: null,
@@ -527,8 +579,8 @@ export class LibsqlTaskStore implements TaskStore {
         updatedAt: now,
       }).where(
         and(inArray(tasks.id, ids), eq(tasks.workerId, workerId), eq(tasks.status, "running")),
-      ).returning({ id: tasks.id });
-      return rows.length;
+      );
+      return handed.rowsAffected;
     });
   }
 
@@ -569,9 +621,9 @@ export class LibsqlTaskStore implements TaskStore {
       const [, , deleted] = await this.db.batch([
         this.db.delete(taskEvents).where(inArray(taskEvents.taskId, gone)),
         this.db.delete(taskDependencies).where(inArray(taskDependencies.taskId, gone)),
-        this.db.delete(tasks).where(expired).returning({ id: tasks.id }),
+        this.db.delete(tasks).where(expired),
       ]);
-      return deleted.length;
+      return deleted.rowsAffected;
     });
   }
 
