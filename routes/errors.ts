@@ -68,6 +68,19 @@ export function errorBody(code: string, message: string, details?: unknown) {
 const log = getLogger(["fila", "http"]);
 
 /** The app's one `onError`: known errors to their statuses, anything else to a bare 500. */
+/**
+ * Refuses a request without a JSON body on a route whose body is required. The
+ * validator reads a missing or non-JSON body as `{}`, which routes whose
+ * fields are all optional would otherwise take as an empty change.
+ */
+export function requireJsonBody(c: Context): void {
+  if (!(c.req.header("content-type") ?? "").includes("application/json")) {
+    throw new HTTPException(415, {
+      message: "send the body as JSON with Content-Type: application/json",
+    });
+  }
+}
+
 export function handleError(error: Error, c: Context) {
   if (error instanceof ApiError) {
     return c.json(errorBody(error.code, error.message, error.details), error.status);

@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Engine } from "../tasks/engine/engine.ts";
 import { newRouter } from "./env.ts";
-import { jsonResponse as json } from "./errors.ts";
+import { jsonResponse as json, requireJsonBody } from "./errors.ts";
 import { failures, JSON_BODY_FAILURES, STORE_FAILURES } from "./openapi.ts";
 
 const limitsSchema = z.object({
@@ -98,6 +98,8 @@ export function taskTypesRouter(engine: Engine) {
   };
   app.openapi(listRoute, async (c) => c.json({ types: await types() }, 200));
   app.openapi(patchRoute, async (c) => {
+    // every field is optional, so a missing body would read as `{}`: refuse it as the document does
+    requireJsonBody(c);
     const { type } = c.req.valid("param");
     const body = c.req.valid("json");
     await engine.setTypeLimit(type, {

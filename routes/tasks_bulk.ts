@@ -4,12 +4,10 @@
  * holds the store for long. Both answer how many tasks changed.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
 import type { Engine } from "../tasks/engine/engine.ts";
 import { CANCELLABLE_STATUSES, priorityRank } from "../tasks/engine/model.ts";
 import { newRouter } from "./env.ts";
-import { invalidField, jsonResponse as json } from "./errors.ts";
+import { invalidField, jsonResponse as json, requireJsonBody } from "./errors.ts";
 import { failures, JSON_BODY_FAILURES, STORE_FAILURES } from "./openapi.ts";
 import { prioritySchema, statusFilterSchema } from "./tasks_schemas.ts";
 
@@ -67,24 +65,15 @@ function toFilter(body: z.output<typeof filterSchema>) {
   };
 }
 
-/**
- * A bulk change with no body at all is refused: an empty filter means "every
- * task", which must be asked for as `{}`, not by accident.
- */
-function requireBody(c: Context): void {
-  if (!(c.req.header("content-type") ?? "").includes("application/json")) {
-    throw new HTTPException(415, { message: "send the filter as a JSON body ({} for every task)" });
-  }
-}
-
 export function tasksBulkRouter(engine: Engine) {
   const app = newRouter();
+  // an empty filter means "every task": it must be asked for as `{}`, not by accident
   app.openapi(retryRoute, async (c) => {
-    requireBody(c);
+    requireJsonBody(c);
     return c.json({ changed: await engine.retryMany(toFilter(c.req.valid("json"))) }, 200);
   });
   app.openapi(cancelRoute, async (c) => {
-    requireBody(c);
+    requireJsonBody(c);
     const body = c.req.valid("json");
     const statuses = body.status ?? [...CANCELLABLE_STATUSES];
     const waiting = statuses.filter((s) => (CANCELLABLE_STATUSES as readonly string[]).includes(s));

@@ -99,6 +99,10 @@ Deno.test("limits: concurrency holds across two processes; paused starts nothing
     });
     assert.equal(unknown.status, 400);
     await unknown.body?.cancel();
+    // no body at all is not an empty change: the document requires one
+    const bodiless = await fila.fetch("/task-types/test_span", { method: "PATCH" });
+    assert.equal(bodiless.status, 415);
+    assert.match((await bodiless.json()).error.message, /JSON/);
   } finally {
     other.kill("SIGKILL");
     await other.exited;
