@@ -23,8 +23,8 @@ const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" |
 export const configSchema = z.object({
   PORT: int(0, 65_535).default(8000),
   HOST: z.string().min(1).default("127.0.0.1"),
-  DATABASE_URL: z.string().regex(/^(file:|libsql:|https?:|wss?:)/, {
-    message: "must start with file:, libsql:, http(s): or ws(s):",
+  DATABASE_URL: z.string().regex(/^(file:|libsql:|https?:|wss?:|postgres(ql)?:\/\/)/, {
+    message: "must start with file:, libsql:, http(s):, ws(s): or postgres(ql)://",
   }).default("file:./data/fila.db"),
   DATABASE_AUTH_TOKEN: z.string().optional(),
   /** Path of the local Deno KV file; unset on Deno Deploy, where KV is built in. */
@@ -80,7 +80,7 @@ export const configSchema = z.object({
       code: "custom",
       path: ["DATABASE_URL"],
       message: "a file: database is refused on Deno Deploy, where every instance would have its " +
-        "own; use a libsql:// URL (Turso or sqld)",
+        "own; use a postgres:// URL (PostgreSQL) or a libsql:// URL (Turso or sqld)",
     });
   }
 }).transform((c) => ({

@@ -5,8 +5,11 @@
  */
 import type { FilaStore } from "../tasks/stores.ts";
 
-/** Opens the store `url` names (file:, libsql:, http(s):, ws(s):), migrated and ready. */
+/** Opens the store `url` names (file:, libsql:, http(s):, ws(s):, postgres(ql):), migrated and ready. */
 export async function openStore(url: string, authToken?: string): Promise<FilaStore> {
+  if (/^postgres(ql)?:/.test(url)) {
+    return (await import("./postgres/connect.ts")).openPostgresStore(url);
+  }
   const { openLibsqlStore } = await import("./libsql/connect.ts");
   return await openLibsqlStore(url, authToken);
 }

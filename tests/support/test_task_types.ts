@@ -8,11 +8,27 @@ import { sleep } from "../../tasks/engine/sleep.ts";
 import { UnrecoverableError } from "../../tasks/engine/errors.ts";
 import { openSql, type SqlClient } from "./sql.ts";
 
-let executions: SqlClient | null = null;
-/** The instance's database, as its DATABASE_URL names it (test_record runs in child processes). */
-function executionLog(): SqlClient {
-  return executions ??= openSql(Deno.env.get("DATABASE_URL") ?? "file:./data/fila.db");
+let executions: Promise<SqlClient> | null = null;
+/**
+ * The instance's database, as its DATABASE_URL names it (test_record runs in child processes),
+ * with the test_executions table. `at` is BIGINT: epoch ms overflow PostgreSQL's INTEGER. Tests
+ * that start several instances at once create the table first: PostgreSQL's CREATE TABLE IF NOT
+ * EXISTS is not safe against itself.
+ */
+function executionLog(): Promise<SqlClient> {
+  return executions ??= (async () => {
+    const db = openSql(Deno.env.get("DATABASE_URL") ?? "file:./data/fila.db");
+    await db.query(EXECUTIONS_TABLE);
+    return db;
+  })().catch((error) => {
+    executions = null; // the database was away: try again on the next execution
+    throw error;
+  });
 }
+
+/** The table test_record writes to. */
+export const EXECUTIONS_TABLE =
+  "CREATE TABLE IF NOT EXISTS test_executions (task_id TEXT, attempt INTEGER, pid INTEGER, at BIGINT)";
 
 /** Fails its first `fail_times` attempts, then succeeds. */
 export const flaky = defineTask({
@@ -59,10 +75,7 @@ export const recordExecution = defineTask({
   input: z.object({ ms: z.number().int().min(0).default(0) }).default({ ms: 0 }),
   example: { ms: 0 },
   run: async ({ input, signal, taskId, attempt }) => {
-    const db = executionLog();
-    await db.query(
-      "CREATE TABLE IF NOT EXISTS test_executions (task_id TEXT, attempt INTEGER, pid INTEGER, at INTEGER)",
-    );
+    const db = await executionLog();
     await db.query("INSERT INTO test_executions VALUES (?, ?, ?, ?)", [
       taskId,
       attempt,

@@ -1,0 +1,494 @@
+/**
+ * TaskStore on PostgreSQL, with the semantics of the libSQL store
+ * (db/libsql/task_store.ts). History and wake-ups are written by the triggers
+ * of migration 0001: each change below sets `note`, the message of its event.
+ *
+ * The hot path (a turn: submissions, ends of attempts, the claim) is a handful of
+ * fixed statements, prepared once per connection by postgres.js and sent as one
+ * pipelined transaction (pipeline.ts): one round trip whatever the batch size.
+ * Rows travel as arrays (`unnest`), so a statement's text never depends on how
+ * many rows it carries. The claim is one `UPDATE … WHERE id IN (SELECT … FOR
+ * UPDATE SKIP LOCKED)`: concurrent instances claim disjoint tasks without waiting
+ * for each other. The rest goes through drizzle.
+ */
+import { and, asc, count, desc, eq, gt, gte, inArray, lte, sql } from "drizzle-orm";
+import type postgres from "postgres";
+import { WAITING_STATUSES } from "../../tasks/engine/model.ts";
+import type { TaskEvent, TaskRecord } from "../../tasks/engine/model.ts";
+import type {
+  AttemptEnd,
+  AttemptOwner,
+  CancelOutcome,
+  Inserted,
+  NewTask,
+  QueueCounts,
+  StoreHealth,
+  TaskFilter,
+  TaskStore,
+  Turn,
+  TurnResult,
+  WakeupChannel,
+} from "../../tasks/engine/store.ts";
+import { guarded } from "../store_errors.ts";
+import type { Database } from "./connect.ts";
+import { pipelinedTransaction, type Statement } from "./pipeline.ts";
+import { rowMapper } from "./rows.ts";
+import { taskEvents, tasks } from "./schema.ts";
+
+const toTask = rowMapper(tasks);
+const WAITING_SQL = WAITING_STATUSES.map((status) => `'${status}'`).join(", ");
+const WAITING = sql.raw(WAITING_SQL);
+const FINAL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
+/** When an ending task is deleted: `now` + its time to live, or never (null) without one. */
+const EXPIRES_AT = (now: string) =>
+  `CASE WHEN result_ttl_ms IS NULL THEN NULL ELSE ${now} + result_ttl_ms END`;
+/** Fencing condition: this worker ($2) still owns this attempt ($3) of this task ($1). */
+const OWNED = `id = $1 AND status = 'running' AND worker_id = $2 AND attempts = $3`;
+
+/** The hot statements. Texts are fixed: postgres.js prepares each once per connection. */
+const SQL = {
+  /** Submissions, any number: one array per column; conflicting idempotency keys are skipped. */
+  insert: `INSERT INTO tasks (id, type, title, description, payload, status, priority,
+      max_attempts, timeout_ms, run_at, idempotency_key, request_id, result_ttl_ms, created_at,
+      updated_at, note)
+    SELECT id, type, title, description, payload::json, status, priority, max_attempts,
+      timeout_ms, run_at, idempotency_key, request_id, result_ttl_ms, created_at, created_at,
+      'submitted'
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+      $7::int4[], $8::int4[], $9::int8[], $10::int8[], $11::text[], $12::text[], $13::int8[],
+      $14::int8[])
+      AS t(id, type, title, description, payload, status, priority, max_attempts, timeout_ms,
+        run_at, idempotency_key, request_id, result_ttl_ms, created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id`,
+  /** Successful ends, any number (fenced each). */
+  succeed: `UPDATE tasks t SET status = 'succeeded', result = e.result::json, error = NULL,
+      progress = 100, lease_until = NULL, note = NULL, finished_at = $5::int8,
+      updated_at = $5::int8, expires_at = ${EXPIRES_AT("$5::int8")}
+    FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[]) AS e(id, worker_id, attempt, result)
+    WHERE t.id = e.id AND t.status = 'running' AND t.worker_id = e.worker_id
+      AND t.attempts = e.attempt
+    RETURNING t.id`,
+  retrying: `UPDATE tasks SET status = 'retrying', error = $4, note = $4, run_at = $5,
+      lease_until = NULL, worker_id = NULL, updated_at = $6
+    WHERE ${OWNED} RETURNING id`,
+  failed: `UPDATE tasks SET status = 'failed', error = $4, note = $4, lease_until = NULL,
+      finished_at = $5::int8, updated_at = $5::int8, expires_at = ${EXPIRES_AT("$5::int8")}
+    WHERE ${OWNED} RETURNING id`,
+  cancelled: `UPDATE tasks SET status = 'cancelled', note = $4, lease_until = NULL,
+      finished_at = $5::int8, updated_at = $5::int8, expires_at = ${EXPIRES_AT("$5::int8")}
+    WHERE ${OWNED} RETURNING id`,
+  /** The highest-priority ready tasks no other transaction holds, for worker $3. */
+  claim: `UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_until = $2,
+      worker_id = $3, started_at = $1, updated_at = $1, progress = 0, progress_message = NULL,
+      note = 'attempt ' || (attempts + 1) || ' of ' || max_attempts || ' on ' || $3
+    WHERE id IN (
+      SELECT id FROM tasks
+      WHERE status IN (${WAITING_SQL}) AND run_at <= $1 AND NOT cancel_requested
+      ORDER BY priority, run_at
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED)
+    RETURNING *`,
+  get: `SELECT * FROM tasks WHERE id = $1`,
+  existing: `SELECT * FROM tasks WHERE idempotency_key = ANY($1::text[])`,
+};
+
+/** A submission as the insert statement's column arrays. */
+function insertStatement(rows: NewTask[]): Statement {
+  const column = <T>(pick: (task: NewTask) => T) => rows.map(pick);
+  return {
+    text: SQL.insert,
+    values: [
+      column((t) => t.id),
+      column((t) => t.type),
+      column((t) => t.title),
+      column((t) => t.description),
+      column((t) => JSON.stringify(t.payload ?? null)),
+      column((t) => t.status),
+      column((t) => t.priority),
+      column((t) => t.maxAttempts),
+      column((t) => t.timeoutMs),
+      column((t) => t.runAt),
+      column((t) => t.idempotencyKey),
+      column((t) => t.requestId),
+      column((t) => t.resultTtlMs),
+      column((t) => t.createdAt),
+    ],
+  };
+}
+
+/** The row a created submission became: what was given plus the columns' defaults. */
+function storedRow(task: NewTask): TaskRecord {
+  return {
+    ...task,
+    progress: 0,
+    progressMessage: null,
+    result: null,
+    error: null,
+    attempts: 0,
+    leaseUntil: null,
+    workerId: null,
+    cancelRequested: false,
+    expiresAt: null,
+    updatedAt: task.createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
+export class PostgresTaskStore implements TaskStore {
+  constructor(
+    private readonly db: Database,
+    private readonly sql: postgres.Sql,
+    readonly wakeups: WakeupChannel,
+  ) {}
+
+  turn(turn: Turn): Promise<TurnResult> {
+    return guarded(async () => {
+      const now = Date.now();
+      const statements: Statement[] = [];
+      if (turn.inserts.length > 0) statements.push(insertStatement(turn.inserts));
+      const succeeded = turn.ends.filter((end) => end.outcome === "succeeded");
+      if (succeeded.length > 0) {
+        statements.push({
+          text: SQL.succeed,
+          values: [
+            succeeded.map((e) => e.id),
+            succeeded.map((e) => e.workerId),
+            succeeded.map((e) => e.attempt),
+            succeeded.map((e) => e.result),
+            now,
+          ],
+        });
+      }
+      const others = turn.ends.filter((end) => end.outcome !== "succeeded");
+      for (const end of others) statements.push(this.endStatement(end, now));
+      const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
+      if (claim) {
+        statements.push({
+          text: SQL.claim,
+          values: [now, now + claim.leaseMs, claim.workerId, claim.limit],
+        });
+      }
+      if (statements.length === 0) return { inserted: [], ended: [], claimed: [] };
+
+      const results = await pipelinedTransaction(this.sql, statements);
+      let at = 0;
+      const created = turn.inserts.length > 0
+        ? new Set(results[at++].map((r) => r.id as string))
+        : new Set<string>();
+      const ended = new Set<string>();
+      if (succeeded.length > 0) { for (const r of results[at++]) ended.add(r.id as string); }
+      for (const end of others) if (results[at++].length > 0) ended.add(end.id);
+      const claimed = claim ? results[at++].map((row) => toTask(row)) : [];
+      return {
+        inserted: await this.inserted(turn.inserts, created),
+        ended: turn.ends.map((end) => ended.has(end.id)),
+        claimed,
+      };
+    });
+  }
+
+  /** Each submission's task: the stored one, or the existing task its idempotency key matched. */
+  private async inserted(rows: NewTask[], created: Set<string>): Promise<Inserted[]> {
+    const conflicted = rows.filter((row) => !created.has(row.id));
+    const existing = new Map<string, TaskRecord>();
+    if (conflicted.length > 0) {
+      const found = await this.sql.unsafe(SQL.existing, [conflicted.map((r) => r.idempotencyKey)], {
+        prepare: true,
+      });
+      for (const row of found) existing.set(row.idempotency_key as string, toTask(row));
+    }
+    return rows.map((row) => {
+      if (created.has(row.id)) return { task: storedRow(row), created: true };
+      const task = existing.get(row.idempotencyKey!);
+      if (!task) throw new Error(`task with idempotency key vanished: ${row.idempotencyKey}`);
+      return { task, created: false };
+    });
+  }
+
+  /** The fenced update that records how an attempt ended (other than a success). */
+  private endStatement(end: Exclude<AttemptEnd, { outcome: "succeeded" }>, now: number) {
+    const owner = [end.id, end.workerId, end.attempt];
+    switch (end.outcome) {
+      case "retrying":
+        return { text: SQL.retrying, values: [...owner, end.error, end.retryAt, now] };
+      case "failed":
+        return { text: SQL.failed, values: [...owner, end.error, now] };
+      case "cancelled":
+        return { text: SQL.cancelled, values: [...owner, end.reason, now] };
+    }
+  }
+
+  get(id: string): Promise<TaskRecord | undefined> {
+    return guarded(async () => {
+      const [row] = await this.sql.unsafe(SQL.get, [id], { prepare: true });
+      return row ? toTask(row) : undefined;
+    });
+  }
+
+  list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
+    return guarded(async () => {
+      const where = and(
+        filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
+        filter.type ? eq(tasks.type, filter.type) : undefined,
+        filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
+      );
+      const [rows, [{ total }]] = await Promise.all([
+        this.db.select().from(tasks).where(where).orderBy(desc(tasks.id)) // UUIDv7: creation order
+          .limit(filter.limit).offset(filter.offset),
+        this.db.select({ total: count() }).from(tasks).where(where),
+      ]);
+      return { tasks: rows, total };
+    });
+  }
+
+  events(taskId: string, afterId: number): Promise<TaskEvent[]> {
+    return guarded(() =>
+      this.db.select().from(taskEvents)
+        .where(and(eq(taskEvents.taskId, taskId), gt(taskEvents.id, afterId)))
+        .orderBy(asc(taskEvents.id))
+    );
+  }
+
+  progress(owner: AttemptOwner, percent: number, message: string | null): Promise<boolean> {
+    return guarded(async () => {
+      const updated = await this.sql.unsafe(
+        `UPDATE tasks SET progress = $4, progress_message = $5, note = $5, updated_at = $6
+          WHERE ${OWNED} RETURNING id`,
+        [owner.id, owner.workerId, owner.attempt, percent, message, Date.now()],
+        { prepare: true },
+      );
+      return updated.length > 0;
+    });
+  }
+
+  requestCancel(id: string, reason: string): Promise<CancelOutcome> {
+    return guarded(async () => {
+      const now = Date.now();
+      // One transaction, two statements: the second sees a claim the first waited for (a
+      // task that became running meanwhile gets its cancel requested instead).
+      const [waiting, running] = await pipelinedTransaction(this.sql, [
+        {
+          text: `UPDATE tasks SET status = 'cancelled', cancel_requested = true, note = $2,
+              finished_at = $3::int8, updated_at = $3::int8, expires_at = ${EXPIRES_AT("$3::int8")}
+            WHERE id = $1 AND status IN (${WAITING_SQL}) RETURNING id`,
+          values: [id, reason, now],
+        },
+        {
+          text: `UPDATE tasks SET cancel_requested = true, note = 'cancel requested',
+              updated_at = $2
+            WHERE id = $1 AND status = 'running' AND NOT cancel_requested RETURNING id`,
+          values: [id, now],
+        },
+      ]);
+      if (waiting.length > 0) return "cancelled";
+      if (running.length > 0) return "requested";
+      const task = await this.get(id);
+      if (!task) return "missing";
+      return task.status === "running" ? "requested" : "final";
+    });
+  }
+
+  replay(id: string): Promise<TaskRecord | null> {
+    return guarded(async () => {
+      const now = Date.now();
+      const [row] = await this.db.update(tasks).set({
+        status: "queued",
+        attempts: 0,
+        error: null,
+        result: null,
+        progress: 0,
+        progressMessage: null,
+        cancelRequested: false,
+        leaseUntil: null,
+        workerId: null,
+        runAt: now,
+        startedAt: null,
+        finishedAt: null,
+        expiresAt: null,
+        note: "retried by request",
+        updatedAt: now,
+      }).where(and(eq(tasks.id, id), inArray(tasks.status, ["failed", "cancelled"]))).returning();
+      return row ?? null;
+    });
+  }
+
+  renewLeases(workerId: string, ids: string[], leaseUntil: number): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return guarded(async () => {
+      await this.sql.unsafe(
+        `UPDATE tasks SET lease_until = $3
+          WHERE id = ANY($1::text[]) AND worker_id = $2 AND status = 'running'`,
+        [ids, workerId, leaseUntil],
+        { prepare: true },
+      );
+    });
+  }
+
+  cancelRequested(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return guarded(async () => {
+      const rows = await this.sql.unsafe(
+        `SELECT id FROM tasks WHERE id = ANY($1::text[]) AND cancel_requested`,
+        [ids],
+        { prepare: true },
+      );
+      return rows.map((r) => r.id as string);
+    });
+  }
+
+  requeueExpired(now: number): Promise<number> {
+    return guarded(async () => {
+      const lost =
+        sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
+      const cancelled = sql`${tasks.cancelRequested}`;
+      const last = sql`${tasks.attempts} >= ${tasks.maxAttempts}`;
+      const ended = sql`(${cancelled} or ${last})`;
+      const rows = await this.db.update(tasks).set({
+        // a cancel requested while its instance was dying ends the task here
+        status:
+          sql`case when ${cancelled} then 'cancelled' when ${last} then 'failed' else 'queued' end`,
+        error: sql`case when ${cancelled} then ${tasks.error} else ${lost} end`,
+        note: sql`case when ${cancelled} then 'cancelled (its instance was lost)' else ${lost} end`,
+        finishedAt: sql`case when ${ended} then ${now}::int8 else null end`,
+        expiresAt: sql`case when ${ended} and ${tasks.resultTtlMs} is not null
+          then ${now}::int8 + ${tasks.resultTtlMs} else null end`,
+        leaseUntil: null,
+        runAt: now,
+        updatedAt: now,
+      }).where(and(eq(tasks.status, "running"), lte(tasks.leaseUntil, now)))
+        .returning({ id: tasks.id });
+      return rows.length;
+    });
+  }
+
+  handBack(workerId: string, ids: string[]): Promise<number> {
+    if (ids.length === 0) return Promise.resolve(0);
+    return guarded(async () => {
+      const now = Date.now();
+      const rows = await this.db.update(tasks).set({
+        status: "queued",
+        attempts: sql`greatest(${tasks.attempts} - 1, 0)`,
+        leaseUntil: null,
+        workerId: null,
+        runAt: now,
+        note: "handed back at shutdown",
+        updatedAt: now,
+      }).where(
+        and(inArray(tasks.id, ids), eq(tasks.workerId, workerId), eq(tasks.status, "running")),
+      ).returning({ id: tasks.id });
+      return rows.length;
+    });
+  }
+
+  hasReady(now: number): Promise<boolean> {
+    return guarded(async () => {
+      // one probe per priority at the head of tasks_ready_idx, not a walk past scheduled tasks
+      const [row] = await this.sql.unsafe(
+        `SELECT ${
+          [0, 1, 2].map((p) =>
+            `EXISTS (SELECT 1 FROM tasks WHERE status IN (${WAITING_SQL}) AND priority = ${p}
+              AND run_at <= $1)`
+          ).join(" OR ")
+        } AS ready`,
+        [now],
+        { prepare: true },
+      );
+      return row.ready === true;
+    });
+  }
+
+  promoteDue(now: number): Promise<void> {
+    return guarded(async () => {
+      await this.db.update(tasks).set({ status: "queued", note: "due", updatedAt: now })
+        .where(and(eq(tasks.status, "scheduled"), lte(tasks.runAt, now)));
+    });
+  }
+
+  purgeExpired(now: number, retainedSince: number | null, limit: number): Promise<number> {
+    return guarded(async () => {
+      // each side on its own partial index: tasks with a TTL, and tasks ended long ago;
+      // re-checked in the delete: a task replayed meanwhile is no longer expired
+      const expired = sql`${tasks.status} in (${FINAL}) and (${tasks.expiresAt} <= ${now}${
+        retainedSince === null ? sql`` : sql` or ${tasks.finishedAt} <= ${retainedSince}`
+      })`;
+      const [{ n }] = await this.db.execute<{ n: number }>(sql`
+        with candidates as (
+          select id from (select id from tasks where expires_at <= ${now} limit ${limit}) ttl
+          ${
+        retainedSince === null ? sql`` : sql`union select id from (select id from tasks
+            where finished_at <= ${retainedSince} limit ${limit}) old`
+      }
+          limit ${limit}
+        ), doomed as (
+          delete from ${tasks} where ${tasks.id} in (select id from candidates) and ${expired}
+          returning ${tasks.id}
+        ), history as (
+          delete from ${taskEvents} where ${taskEvents.taskId} in (select id from doomed)
+        )
+        select count(*)::int as n from doomed`);
+      return n;
+    });
+  }
+
+  counts(since: number, now: number): Promise<QueueCounts> {
+    return guarded(async () => {
+      const [byStatus, activeByPriority, byType, [oldest], perMinute, lastMinute] = await Promise
+        .all([
+          this.db.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
+          this.db.select({ status: tasks.status, priority: tasks.priority, n: count() })
+            .from(tasks).where(sql`${tasks.status} in (${WAITING}, 'running')`)
+            .groupBy(tasks.status, tasks.priority),
+          this.db.select({ type: tasks.type, n: count() }).from(tasks).groupBy(tasks.type),
+          // the oldest due task of each priority, read from the head of tasks_ready_idx
+          this.db.execute<{ at: number | null }>(sql`select least(${
+            sql.join(
+              [0, 1, 2].map((p) =>
+                sql`(select run_at from tasks where status in (${WAITING}) and priority = ${p}
+                  and run_at <= ${now} order by run_at limit 1)`
+              ),
+              sql`, `,
+            )
+          }) as at`),
+          this.db.select({
+            minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.mapWith(Number).as(
+              "minute",
+            ),
+            status: tasks.status,
+            n: count(),
+          }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`1`, tasks.status),
+          this.db.select({ status: tasks.status, n: count() }).from(tasks)
+            .where(gte(tasks.finishedAt, now - 60_000)).groupBy(tasks.status),
+        ]);
+      return {
+        byStatus,
+        activeByPriority,
+        byType,
+        oldestDueRunAt: oldest?.at ?? null,
+        finishedPerMinute: perMinute,
+        finishedLastMinute: lastMinute,
+      };
+    });
+  }
+
+  countByTypeAndStatus(): Promise<{ type: string; status: string; n: number }[]> {
+    return guarded(() =>
+      this.db.select({ type: tasks.type, status: tasks.status, n: count() }).from(tasks)
+        .groupBy(tasks.type, tasks.status).orderBy(tasks.type, tasks.status)
+    );
+  }
+
+  async health(): Promise<StoreHealth> {
+    // a primary that accepts writes: not a standby, not read-only
+    const [row] = await this.sql.unsafe(
+      `SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only`,
+    );
+    const canWrite = row.standby === false && row.read_only === "off";
+    return canWrite ? { ok: true, can_write: true } : {
+      ok: false,
+      can_write: false,
+      error: "the database accepts no writes (standby or read-only)",
+    };
+  }
+}
