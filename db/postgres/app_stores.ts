@@ -1,6 +1,7 @@
 /** QuoteStore, OutboxStore and SalesStore on PostgreSQL (as db/libsql/app_stores.ts on libSQL). */
 import { and, count, desc, eq, gte, like, lt, lte, sql } from "drizzle-orm";
-import type postgres from "postgres";
+// @ts-types="npm:@types/pg@^8.23.1"
+import type pg from "pg";
 import type {
   NewMail,
   OutboxStore,
@@ -97,7 +98,7 @@ export class PostgresOutboxStore implements OutboxStore {
 const revenue = sql<number>`round(sum(${sales.amount})::numeric, 2)::float8`;
 
 export class PostgresSalesStore implements SalesStore {
-  constructor(private readonly db: Database, private readonly sql: postgres.Sql) {}
+  constructor(private readonly db: Database, private readonly pool: pg.Pool) {}
 
   clearDataset(dataset: string): Promise<void> {
     return guarded(async () => {
@@ -110,11 +111,12 @@ export class PostgresSalesStore implements SalesStore {
     return guarded(async () => {
       // one array per column: one prepared statement whatever the batch size
       const column = <T>(pick: (sale: Sale) => T) => rows.map(pick);
-      await this.sql.unsafe(
-        `INSERT INTO sales (dataset, date, region, product, quantity, unit_price, amount)
+      await this.pool.query({
+        name: "fila_sales_insert",
+        text: `INSERT INTO sales (dataset, date, region, product, quantity, unit_price, amount)
           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[],
             $6::float8[], $7::float8[])`,
-        [
+        values: [
           column((s) => s.dataset),
           column((s) => s.date),
           column((s) => s.region),
@@ -123,8 +125,7 @@ export class PostgresSalesStore implements SalesStore {
           column((s) => s.unitPrice),
           column((s) => s.amount),
         ],
-        { prepare: true },
-      );
+      });
     });
   }
 

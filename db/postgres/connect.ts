@@ -1,88 +1,95 @@
 /**
  * Opens the PostgreSQL store (`DATABASE_URL=postgres://…` or `postgresql://…`):
  * migrations first (under an advisory lock, so instances starting together apply
- * them once), then one postgres.js pool for the stores and, once a broker
- * subscribes, one more connection that LISTENs for wake-ups.
+ * them once), then one connection pool for the stores and, once a broker
+ * subscribes, one more connection that LISTENs for wake-ups (wakeups.ts).
  *
- * The driver is `postgres` (postgres.js): pure JavaScript (no FFI, so it runs on
- * Deno Deploy), it pipelines statements and prepares them per connection, and it
- * LISTENs again by itself after a reconnect (tests/bench/pg_drivers.ts measured it
- * against `pg`).
+ * The driver is `pg` (node-postgres): pure JavaScript (no FFI, so it runs on Deno
+ * Deploy) and the most used PostgreSQL client on npm. postgres.js measured faster
+ * (tests/bench/pg_drivers.ts), but with 3.4.9 a PostgreSQL restart under load
+ * crashed the process (an uncatchable TypeError: a write scheduled on a socket
+ * that had closed) or left transactions waiting forever, and its `reserve()`
+ * returns dead connections to the pool (porsager/postgres #1199, #1208); node-
+ * postgres's pool dropped the broken connections and carried on through fast,
+ * immediate and killed restarts. What postgres.js brought besides speed (LISTEN
+ * again after a reconnect) is a few lines here.
  */
-import postgres from "postgres";
-import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+// @ts-types="npm:@types/pg@^8.23.1"
+import pg from "pg";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { getLogger } from "@logtape/logtape";
 import type { FilaStore } from "../../tasks/stores.ts";
 import { PostgresOutboxStore, PostgresQuoteStore, PostgresSalesStore } from "./app_stores.ts";
 import * as schema from "./schema.ts";
 import { PostgresTaskStore } from "./task_store.ts";
 import { PgWakeupChannel } from "./wakeups.ts";
 
-export type Database = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql };
+export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 
 /** Connections per instance: a turn, the API's reads, heartbeats and progress at once. */
 const POOL_SIZE = 10;
-/** Reconnect delays grow as postgres.js's do (×3 from 30 ms), but never past this many seconds. */
-const MAX_RECONNECT_DELAY_S = 1;
+const CONNECT_TIMEOUT_MS = 10_000;
 const MIGRATIONS_FOLDER = new URL("./migrations", import.meta.url);
 /** pg_advisory_lock key held while migrating: "fila" in ASCII. */
 const MIGRATION_LOCK = 0x66696c61;
+const log = getLogger(["fila", "db"]);
+
+/**
+ * How values come back, for drizzle's queries and Fila's own alike (pg's parsers
+ * are per process): int8 as a JS number (epoch ms fit in 2^53), json as its text,
+ * which drizzle and the row mappers parse once — parsed here too, a stored JSON
+ * string ("42") would be parsed again by drizzle into 42.
+ */
+pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+pg.types.setTypeParser(pg.types.builtins.JSON, (text: string) => text);
+pg.types.setTypeParser(pg.types.builtins.JSONB, (text: string) => text);
 
 /** A PostgreSQL database's stores, plus what only PostgreSQL has. */
 export interface PostgresStore extends FilaStore {
   readonly db: Database;
-  readonly sql: postgres.Sql;
+  readonly pool: pg.Pool;
   readonly wakeups: PgWakeupChannel;
 }
 
-/**
- * postgres.js options for Fila: int8 as JS numbers (epoch ms fit), json as text
- * (drizzle and the row mappers parse it once: a stored JSON string stays a string),
- * short reconnect backoff (the LISTEN connection is deaf until it reconnects).
- */
-export function clientOptions(max = POOL_SIZE): postgres.Options<Record<string, never>> {
+/** Connection settings shared by the pool, the LISTEN connection and the migrator. */
+export function connectionConfig(url: string, applicationName: string): pg.ClientConfig {
   return {
-    max,
-    onnotice: () => {},
-    connect_timeout: 10,
-    backoff: (retries) =>
-      Math.min(MAX_RECONNECT_DELAY_S, (0.5 + Math.random() / 2) * (3 ** retries / 100)),
-    connection: { application_name: "fila" },
-    types: {
-      int8: {
-        to: 20,
-        from: [20],
-        serialize: (value: number) => String(value),
-        parse: (text: string) => Number(text),
-      },
-      json: {
-        to: 114,
-        from: [114, 3802],
-        serialize: (text: string) => text,
-        parse: (text: string) => text,
-      },
-    } as unknown as Record<string, never>,
+    connectionString: url,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    application_name: applicationName,
   };
 }
 
 /** Opens the database at `url`, applies the migrations, and builds its stores. */
 export async function openPostgresStore(url: string): Promise<PostgresStore> {
   await applyMigrations(url);
-  const sql = postgres(url, clientOptions());
-  const db = drizzle({ client: sql, schema }) as Database;
-  const wakeups = new PgWakeupChannel(sql);
+  const pool = new pg.Pool({
+    ...connectionConfig(url, "fila"),
+    max: POOL_SIZE,
+    idleTimeoutMillis: 60_000,
+  });
+  // an idle connection that breaks (server restarted) is dropped by the pool; without a
+  // listener its 'error' event would end the process
+  pool.on("error", (error) => log.debug("idle connection lost: {error}", { error: error.message }));
+  const db = drizzle({ client: pool, schema }) as Database;
+  const wakeups = new PgWakeupChannel(
+    pool,
+    () => new pg.Client(connectionConfig(url, "fila-wakeups")),
+  );
   return {
     kind: "postgres",
     db,
-    sql,
+    pool,
     wakeups,
-    tasks: new PostgresTaskStore(db, sql, wakeups),
+    tasks: new PostgresTaskStore(db, pool, wakeups),
     quotes: new PostgresQuoteStore(db),
     outbox: new PostgresOutboxStore(db),
-    sales: new PostgresSalesStore(db, sql),
+    sales: new PostgresSalesStore(db, pool),
     upkeep: {},
     async close() {
       await wakeups.close();
-      await sql.end({ timeout: 5 });
+      await pool.end();
     },
   };
 }
@@ -90,20 +97,20 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
 /**
  * Brings the schema up to date on a connection of its own, holding an advisory
  * lock: a second instance starting at the same moment waits, then finds every
- * migration recorded and applies none. Ending the session releases the lock.
+ * migration recorded and applies none. Closing the connection releases the lock.
  */
 async function applyMigrations(url: string): Promise<void> {
-  const { migrate } = await import("drizzle-orm/postgres-js/migrator");
-  const sql = postgres(url, {
-    ...clientOptions(1),
-    connection: { application_name: "fila-migrate" },
-  });
+  const { migrate } = await import("drizzle-orm/node-postgres/migrator");
+  const client = new pg.Client(connectionConfig(url, "fila-migrate"));
+  client.on("error", () => {}); // the awaited calls below report it
+  await client.connect();
   try {
-    await sql`select pg_advisory_lock(${MIGRATION_LOCK})`;
-    await migrate(drizzle({ client: sql }), {
+    await client.query("SET client_min_messages = warning"); // no NOTICE for "already exists"
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    await migrate(drizzle({ client }), {
       migrationsFolder: decodeURIComponent(MIGRATIONS_FOLDER.pathname),
     });
   } finally {
-    await sql.end({ timeout: 5 });
+    await client.end().catch(() => {});
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Rows of the hot statements, which run as plain postgres.js prepared statements
- * (task_store.ts), shaped as drizzle's selects shape them.
+ * Rows of the hot statements, which run as named prepared statements through
+ * node-postgres (task_store.ts), shaped as drizzle's selects shape them.
  */
 import { getTableColumns, type Table } from "drizzle-orm";
 

@@ -4,15 +4,15 @@
  * of migration 0001: each change below sets `note`, the message of its event.
  *
  * The hot path (a turn: submissions, ends of attempts, the claim) is a handful of
- * fixed statements, prepared once per connection by postgres.js and sent as one
- * pipelined transaction (pipeline.ts): one round trip whatever the batch size.
- * Rows travel as arrays (`unnest`), so a statement's text never depends on how
- * many rows it carries. The claim is one `UPDATE … WHERE id IN (SELECT … FOR
+ * fixed named statements, prepared once per connection, run as one transaction
+ * (transaction.ts) with one commit. Rows travel as arrays (`unnest`), so a
+ * statement's text never depends on how many rows it carries. The claim is one `UPDATE … WHERE id IN (SELECT … FOR
  * UPDATE SKIP LOCKED)`: concurrent instances claim disjoint tasks without waiting
  * for each other. The rest goes through drizzle.
  */
 import { and, asc, count, desc, eq, gt, gte, inArray, lte, sql } from "drizzle-orm";
-import type postgres from "postgres";
+// @ts-types="npm:@types/pg@^8.23.1"
+import type pg from "pg";
 import { WAITING_STATUSES } from "../../tasks/engine/model.ts";
 import type { TaskEvent, TaskRecord } from "../../tasks/engine/model.ts";
 import type {
@@ -31,7 +31,7 @@ import type {
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
 import type { Database } from "./connect.ts";
-import { pipelinedTransaction, type Statement } from "./pipeline.ts";
+import { runTransaction, type Statement } from "./transaction.ts";
 import { rowMapper } from "./rows.ts";
 import { taskEvents, tasks } from "./schema.ts";
 
@@ -45,7 +45,7 @@ const EXPIRES_AT = (now: string) =>
 /** Fencing condition: this worker ($2) still owns this attempt ($3) of this task ($1). */
 const OWNED = `id = $1 AND status = 'running' AND worker_id = $2 AND attempts = $3`;
 
-/** The hot statements. Texts are fixed: postgres.js prepares each once per connection. */
+/** The hot statements, by the name they are prepared under on each connection. */
 const SQL = {
   /** Submissions, any number: one array per column; conflicting idempotency keys are skipped. */
   insert: `INSERT INTO tasks (id, type, title, description, payload, status, priority,
@@ -97,6 +97,7 @@ const SQL = {
 function insertStatement(rows: NewTask[]): Statement {
   const column = <T>(pick: (task: NewTask) => T) => rows.map(pick);
   return {
+    name: "fila_insert",
     text: SQL.insert,
     values: [
       column((t) => t.id),
@@ -139,7 +140,7 @@ function storedRow(task: NewTask): TaskRecord {
 export class PostgresTaskStore implements TaskStore {
   constructor(
     private readonly db: Database,
-    private readonly sql: postgres.Sql,
+    private readonly pool: pg.Pool,
     readonly wakeups: WakeupChannel,
   ) {}
 
@@ -151,6 +152,7 @@ export class PostgresTaskStore implements TaskStore {
       const succeeded = turn.ends.filter((end) => end.outcome === "succeeded");
       if (succeeded.length > 0) {
         statements.push({
+          name: "fila_succeed",
           text: SQL.succeed,
           values: [
             succeeded.map((e) => e.id),
@@ -166,13 +168,14 @@ export class PostgresTaskStore implements TaskStore {
       const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
       if (claim) {
         statements.push({
+          name: "fila_claim",
           text: SQL.claim,
           values: [now, now + claim.leaseMs, claim.workerId, claim.limit],
         });
       }
       if (statements.length === 0) return { inserted: [], ended: [], claimed: [] };
 
-      const results = await pipelinedTransaction(this.sql, statements);
+      const results = await runTransaction(this.pool, statements);
       let at = 0;
       const created = turn.inserts.length > 0
         ? new Set(results[at++].map((r) => r.id as string))
@@ -194,8 +197,10 @@ export class PostgresTaskStore implements TaskStore {
     const conflicted = rows.filter((row) => !created.has(row.id));
     const existing = new Map<string, TaskRecord>();
     if (conflicted.length > 0) {
-      const found = await this.sql.unsafe(SQL.existing, [conflicted.map((r) => r.idempotencyKey)], {
-        prepare: true,
+      const { rows: found } = await this.pool.query({
+        name: "fila_existing",
+        text: SQL.existing,
+        values: [conflicted.map((r) => r.idempotencyKey)],
       });
       for (const row of found) existing.set(row.idempotency_key as string, toTask(row));
     }
@@ -208,21 +213,32 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   /** The fenced update that records how an attempt ended (other than a success). */
-  private endStatement(end: Exclude<AttemptEnd, { outcome: "succeeded" }>, now: number) {
+  private endStatement(
+    end: Exclude<AttemptEnd, { outcome: "succeeded" }>,
+    now: number,
+  ): Statement {
     const owner = [end.id, end.workerId, end.attempt];
     switch (end.outcome) {
       case "retrying":
-        return { text: SQL.retrying, values: [...owner, end.error, end.retryAt, now] };
+        return {
+          name: "fila_retrying",
+          text: SQL.retrying,
+          values: [...owner, end.error, end.retryAt, now],
+        };
       case "failed":
-        return { text: SQL.failed, values: [...owner, end.error, now] };
+        return { name: "fila_failed", text: SQL.failed, values: [...owner, end.error, now] };
       case "cancelled":
-        return { text: SQL.cancelled, values: [...owner, end.reason, now] };
+        return { name: "fila_cancelled", text: SQL.cancelled, values: [...owner, end.reason, now] };
     }
   }
 
   get(id: string): Promise<TaskRecord | undefined> {
     return guarded(async () => {
-      const [row] = await this.sql.unsafe(SQL.get, [id], { prepare: true });
+      const { rows: [row] } = await this.pool.query({
+        name: "fila_get",
+        text: SQL.get,
+        values: [id],
+      });
       return row ? toTask(row) : undefined;
     });
   }
@@ -253,13 +269,13 @@ export class PostgresTaskStore implements TaskStore {
 
   progress(owner: AttemptOwner, percent: number, message: string | null): Promise<boolean> {
     return guarded(async () => {
-      const updated = await this.sql.unsafe(
-        `UPDATE tasks SET progress = $4, progress_message = $5, note = $5, updated_at = $6
-          WHERE ${OWNED} RETURNING id`,
-        [owner.id, owner.workerId, owner.attempt, percent, message, Date.now()],
-        { prepare: true },
-      );
-      return updated.length > 0;
+      const { rowCount } = await this.pool.query({
+        name: "fila_progress",
+        text: `UPDATE tasks SET progress = $4, progress_message = $5, note = $5, updated_at = $6
+          WHERE ${OWNED}`,
+        values: [owner.id, owner.workerId, owner.attempt, percent, message, Date.now()],
+      });
+      return (rowCount ?? 0) > 0;
     });
   }
 
@@ -268,14 +284,16 @@ export class PostgresTaskStore implements TaskStore {
       const now = Date.now();
       // One transaction, two statements: the second sees a claim the first waited for (a
       // task that became running meanwhile gets its cancel requested instead).
-      const [waiting, running] = await pipelinedTransaction(this.sql, [
+      const [waiting, running] = await runTransaction(this.pool, [
         {
+          name: "fila_cancel_waiting",
           text: `UPDATE tasks SET status = 'cancelled', cancel_requested = true, note = $2,
               finished_at = $3::int8, updated_at = $3::int8, expires_at = ${EXPIRES_AT("$3::int8")}
             WHERE id = $1 AND status IN (${WAITING_SQL}) RETURNING id`,
           values: [id, reason, now],
         },
         {
+          name: "fila_cancel_running",
           text: `UPDATE tasks SET cancel_requested = true, note = 'cancel requested',
               updated_at = $2
             WHERE id = $1 AND status = 'running' AND NOT cancel_requested RETURNING id`,
@@ -317,23 +335,23 @@ export class PostgresTaskStore implements TaskStore {
   renewLeases(workerId: string, ids: string[], leaseUntil: number): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
     return guarded(async () => {
-      await this.sql.unsafe(
-        `UPDATE tasks SET lease_until = $3
+      await this.pool.query({
+        name: "fila_renew",
+        text: `UPDATE tasks SET lease_until = $3
           WHERE id = ANY($1::text[]) AND worker_id = $2 AND status = 'running'`,
-        [ids, workerId, leaseUntil],
-        { prepare: true },
-      );
+        values: [ids, workerId, leaseUntil],
+      });
     });
   }
 
   cancelRequested(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return guarded(async () => {
-      const rows = await this.sql.unsafe(
-        `SELECT id FROM tasks WHERE id = ANY($1::text[]) AND cancel_requested`,
-        [ids],
-        { prepare: true },
-      );
+      const { rows } = await this.pool.query({
+        name: "fila_cancel_requested",
+        text: `SELECT id FROM tasks WHERE id = ANY($1::text[]) AND cancel_requested`,
+        values: [ids],
+      });
       return rows.map((r) => r.id as string);
     });
   }
@@ -385,16 +403,16 @@ export class PostgresTaskStore implements TaskStore {
   hasReady(now: number): Promise<boolean> {
     return guarded(async () => {
       // one probe per priority at the head of tasks_ready_idx, not a walk past scheduled tasks
-      const [row] = await this.sql.unsafe(
-        `SELECT ${
+      const { rows: [row] } = await this.pool.query({
+        name: "fila_has_ready",
+        text: `SELECT ${
           [0, 1, 2].map((p) =>
             `EXISTS (SELECT 1 FROM tasks WHERE status IN (${WAITING_SQL}) AND priority = ${p}
               AND run_at <= $1)`
           ).join(" OR ")
         } AS ready`,
-        [now],
-        { prepare: true },
-      );
+        values: [now],
+      });
       return row.ready === true;
     });
   }
@@ -413,7 +431,7 @@ export class PostgresTaskStore implements TaskStore {
       const expired = sql`${tasks.status} in (${FINAL}) and (${tasks.expiresAt} <= ${now}${
         retainedSince === null ? sql`` : sql` or ${tasks.finishedAt} <= ${retainedSince}`
       })`;
-      const [{ n }] = await this.db.execute<{ n: number }>(sql`
+      const { rows: [{ n }] } = await this.db.execute<{ n: number }>(sql`
         with candidates as (
           select id from (select id from tasks where expires_at <= ${now} limit ${limit}) ttl
           ${
@@ -434,33 +452,34 @@ export class PostgresTaskStore implements TaskStore {
 
   counts(since: number, now: number): Promise<QueueCounts> {
     return guarded(async () => {
-      const [byStatus, activeByPriority, byType, [oldest], perMinute, lastMinute] = await Promise
-        .all([
-          this.db.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
-          this.db.select({ status: tasks.status, priority: tasks.priority, n: count() })
-            .from(tasks).where(sql`${tasks.status} in (${WAITING}, 'running')`)
-            .groupBy(tasks.status, tasks.priority),
-          this.db.select({ type: tasks.type, n: count() }).from(tasks).groupBy(tasks.type),
-          // the oldest due task of each priority, read from the head of tasks_ready_idx
-          this.db.execute<{ at: number | null }>(sql`select least(${
-            sql.join(
-              [0, 1, 2].map((p) =>
-                sql`(select run_at from tasks where status in (${WAITING}) and priority = ${p}
+      const [byStatus, activeByPriority, byType, { rows: [oldest] }, perMinute, lastMinute] =
+        await Promise
+          .all([
+            this.db.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
+            this.db.select({ status: tasks.status, priority: tasks.priority, n: count() })
+              .from(tasks).where(sql`${tasks.status} in (${WAITING}, 'running')`)
+              .groupBy(tasks.status, tasks.priority),
+            this.db.select({ type: tasks.type, n: count() }).from(tasks).groupBy(tasks.type),
+            // the oldest due task of each priority, read from the head of tasks_ready_idx
+            this.db.execute<{ at: number | null }>(sql`select least(${
+              sql.join(
+                [0, 1, 2].map((p) =>
+                  sql`(select run_at from tasks where status in (${WAITING}) and priority = ${p}
                   and run_at <= ${now} order by run_at limit 1)`
+                ),
+                sql`, `,
+              )
+            }) as at`),
+            this.db.select({
+              minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.mapWith(Number).as(
+                "minute",
               ),
-              sql`, `,
-            )
-          }) as at`),
-          this.db.select({
-            minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.mapWith(Number).as(
-              "minute",
-            ),
-            status: tasks.status,
-            n: count(),
-          }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`1`, tasks.status),
-          this.db.select({ status: tasks.status, n: count() }).from(tasks)
-            .where(gte(tasks.finishedAt, now - 60_000)).groupBy(tasks.status),
-        ]);
+              status: tasks.status,
+              n: count(),
+            }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`1`, tasks.status),
+            this.db.select({ status: tasks.status, n: count() }).from(tasks)
+              .where(gte(tasks.finishedAt, now - 60_000)).groupBy(tasks.status),
+          ]);
       return {
         byStatus,
         activeByPriority,
@@ -481,7 +500,7 @@ export class PostgresTaskStore implements TaskStore {
 
   async health(): Promise<StoreHealth> {
     // a primary that accepts writes: not a standby, not read-only
-    const [row] = await this.sql.unsafe(
+    const { rows: [row] } = await this.pool.query(
       `SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only`,
     );
     const canWrite = row.standby === false && row.read_only === "off";

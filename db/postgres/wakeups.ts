@@ -1,25 +1,27 @@
 /**
  * Wake-ups over LISTEN/NOTIFY on channel `fila_wakeups`. The triggers of
  * migration 0001 NOTIFY in the transaction of every change that leaves tasks
- * waiting, with the times they become due; this class LISTENs on a dedicated
- * connection (postgres.js keeps one for `listen`) and hands each time to its
- * subscribers as a delay.
+ * waiting, with the times they become due; this class LISTENs on a connection
+ * of its own and hands each time to its subscribers as a delay.
  *
- * Reconnects: when the connection drops (PostgreSQL restarted, network), postgres.js
- * connects again with the pool's backoff (capped in connect.ts) and LISTENs again
- * by itself, calling `onlisten` each time. Notifications sent while it was away
- * are lost, so every `onlisten` is a reconnect to subscribers ("look for ready
- * work now") — the first one too: wake-ups sent before LISTEN took effect were
- * missed just the same.
+ * Reconnects: when that connection ends (PostgreSQL restarted, network), it
+ * connects again at once and then with a backoff capped at one second, and
+ * LISTENs again. Notifications sent while it was away are lost, so each time
+ * LISTEN takes effect subscribers hear `onReconnect` ("look for ready work now"),
+ * the first time too: wake-ups sent before LISTEN took effect were missed just
+ * the same.
  */
+// @ts-types="npm:@types/pg@^8.23.1"
+import type pg from "pg";
 import { getLogger } from "@logtape/logtape";
-import type postgres from "postgres";
 import type { WakeupChannel, WakeupListener } from "../../tasks/engine/store.ts";
 
 /** The channel the triggers NOTIFY (migration 0001). */
 export const WAKEUP_CHANNEL = "fila_wakeups";
 /** Due times travel rounded up to this grain (as the triggers round them). */
 const GRAIN_MS = 10;
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 1_000;
 
 const log = getLogger(["fila", "db", "wakeups"]);
 
@@ -28,52 +30,83 @@ export type ListenState = "off" | "connecting" | "listening";
 export class PgWakeupChannel implements WakeupChannel {
   readonly announcesChanges = true;
   private readonly listeners = new Set<WakeupListener>();
-  private listening: Promise<void> | null = null;
-  private unlisten: (() => Promise<unknown>) | null = null;
+  private running: Promise<void> | null = null;
+  private client: pg.Client | null = null;
   private closed = false;
-  /** Whether LISTEN took effect (once it has, postgres.js keeps it across reconnects). */
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private wakeRetry: (() => void) | null = null;
+  /** Whether LISTEN is in force now (shown by /health). */
   state: ListenState = "off";
 
-  constructor(private readonly sql: postgres.Sql) {}
+  constructor(
+    /** The store's pool, for publishing. */
+    private readonly pool: pg.Pool,
+    /** A new connection for LISTEN (its own: a pooled one is shared and may be closed). */
+    private readonly connect: () => pg.Client,
+  ) {}
 
   async publish(delaysMs: number[]): Promise<void> {
     if (delaysMs.length === 0) return;
     const now = Date.now();
     const due = [...new Set(delaysMs.map((d) => Math.ceil((now + d) / GRAIN_MS) * GRAIN_MS))]
       .sort((a, b) => a - b);
-    await this.sql`select pg_notify(${WAKEUP_CHANNEL}, ${due.join(",")})`;
+    await this.pool.query("SELECT pg_notify($1, $2)", [WAKEUP_CHANNEL, due.join(",")]);
   }
 
   subscribe(listener: WakeupListener): () => void {
     this.listeners.add(listener);
-    this.listening ??= this.listen();
+    this.running ??= this.listenForever();
     return () => {
       this.listeners.delete(listener);
     };
   }
 
-  private async listen(): Promise<void> {
-    this.state = "connecting";
-    try {
-      const { unlisten } = await this.sql.listen(
-        WAKEUP_CHANNEL,
-        (payload) => this.deliver(payload),
-        () => this.listened(),
-      );
-      this.unlisten = unlisten;
-    } catch (error) {
-      // postgres.js retries LISTEN on its own once its connection comes back
-      log.warn("LISTEN failed, retrying as the connection returns: {error}", {
-        error: String(error),
+  /** Keeps one connection LISTENing until close(). */
+  private async listenForever(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      this.state = "connecting";
+      const client = this.connect();
+      const ended = new Promise<void>((resolve) => {
+        client.on("error", () => {}); // followed by 'end', which is what this loop waits for
+        client.on("end", () => resolve());
       });
+      client.on("notification", (message) => {
+        if (message.channel === WAKEUP_CHANNEL) this.deliver(message.payload ?? "");
+      });
+      try {
+        await client.connect();
+        this.client = client;
+        if (this.closed) break;
+        await client.query(`LISTEN ${WAKEUP_CHANNEL}`);
+        if (failures > 0) log.info("wake-up channel listening again");
+        failures = 0;
+        this.state = "listening";
+        for (const listener of this.listeners) listener.onReconnect();
+        await ended;
+        if (!this.closed) log.warn("wake-up channel lost its connection; reconnecting");
+      } catch (error) {
+        if (failures === 0 && !this.closed) {
+          log.warn("wake-up channel cannot LISTEN, retrying: {error}", { error: String(error) });
+        }
+        failures++;
+      } finally {
+        this.client = null;
+        await client.end().catch(() => {});
+      }
+      if (this.closed) break;
+      // at once after a loss (the server may be back already), then doubling up to the cap
+      const delay = failures === 0
+        ? 0
+        : Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** (failures - 1)) *
+          (0.5 + Math.random() / 2);
+      await new Promise<void>((resolve) => {
+        this.wakeRetry = resolve;
+        this.retryTimer = setTimeout(resolve, delay);
+      });
+      this.wakeRetry = null;
     }
-  }
-
-  private listened(): void {
-    if (this.closed) return;
-    if (this.state === "listening") log.info("wake-up channel listening again after a reconnect");
-    this.state = "listening";
-    for (const listener of this.listeners) listener.onReconnect();
+    this.state = "off";
   }
 
   private deliver(payload: string): void {
@@ -88,7 +121,9 @@ export class PgWakeupChannel implements WakeupChannel {
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
-    await this.unlisten?.().catch(() => {});
-    this.state = "off";
+    clearTimeout(this.retryTimer);
+    this.wakeRetry?.();
+    await this.client?.end().catch(() => {});
+    await this.running;
   }
 }

@@ -4,13 +4,15 @@
  * connection: it sees what the instance committed, as another process would.
  * Embedded files go through Fila's own LocalClient, which waits for another
  * process's lock instead of failing (several instances write the same file).
- * PostgreSQL goes through postgres.js; the same `?` placeholders work there, and
- * values come back as libSQL gives them (bigints as numbers, JSON as text).
+ * PostgreSQL goes through node-postgres, as Fila does; the same `?` placeholders
+ * work there, and values come back as libSQL gives them (bigints as numbers, JSON
+ * as text: the store sets pg's parsers so, for the whole process).
+ * libSQL's clients are imported on first use: they load a native add-on, which a
+ * child instance started with Deploy's limits (--deny-ffi) on PostgreSQL cannot.
  */
-import { createClient } from "@libsql/client";
 import type { Client } from "@libsql/client";
-import postgres from "postgres";
-import { LocalClient } from "../../db/libsql/local_client.ts";
+// @ts-types="npm:@types/pg@^8.23.1"
+import pg from "pg";
 
 export interface SqlClient {
   /** Runs one statement with positional `?` arguments; rows as plain objects. */
@@ -21,37 +23,35 @@ export interface SqlClient {
 /** A client for the database at `url` (file:, libsql:, http:, postgres:). */
 export function openSql(url: string): SqlClient {
   if (/^postgres(ql)?:/.test(url)) return openPostgres(url);
-  const client: Client = url.startsWith("file:")
-    ? new LocalClient(url.slice("file:".length).replace(/^\/\/(localhost)?/, ""))
-    : createClient({ url });
+  let opened: Promise<Client> | null = null;
+  const client = () =>
+    opened ??= url.startsWith("file:")
+      ? import("../../db/libsql/local_client.ts").then(({ LocalClient }) =>
+        new LocalClient(url.slice("file:".length).replace(/^\/\/(localhost)?/, ""))
+      )
+      : import("@libsql/client").then(({ createClient }) => createClient({ url }));
   return {
     async query<T>(sql: string, args: unknown[] = []) {
-      const rs = await client.execute({ sql, args: args as never });
+      const rs = await (await client()).execute({ sql, args: args as never });
       return rs.rows.map((row) => Object.fromEntries(rs.columns.map((c) => [c, row[c]]))) as T[];
     },
-    close() {
-      client.close();
-      return Promise.resolve();
+    async close() {
+      if (opened) (await opened).close();
     },
   };
 }
 
 function openPostgres(url: string): SqlClient {
-  const sql = postgres(url, {
-    max: 2,
-    onnotice: () => {},
-    types: {
-      int8: { to: 20, from: [20], serialize: String, parse: Number },
-      json: { to: 114, from: [114, 3802], serialize: (x: string) => x, parse: (x: string) => x },
-    } as unknown as Record<string, never>,
-  });
+  pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+  pg.types.setTypeParser(pg.types.builtins.JSON, (text: string) => text);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on("error", () => {}); // an idle connection lost (the server restarted): dropped
   return {
     async query<T>(text: string, args: unknown[] = []) {
-      const rows = await sql.unsafe(toDollarParams(text), args as never[]);
-      return [...rows] as T[];
+      return (await pool.query(toDollarParams(text), args)).rows as T[];
     },
     async close() {
-      await sql.end({ timeout: 5 });
+      await pool.end();
     },
   };
 }

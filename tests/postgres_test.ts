@@ -1,0 +1,315 @@
+/**
+ * What only a shared PostgreSQL store does: wake-ups that cross instances
+ * (LISTEN/NOTIFY), surviving a PostgreSQL restart under load, migrations applied
+ * once when instances start together, and a start with Deno Deploy's limits.
+ * Each test gets its own database in this file's throw-away cluster.
+ */
+import assert from "node:assert/strict";
+import {
+  type ChildFila,
+  clientFor,
+  comboEnv,
+  databaseUrl,
+  type Json,
+  postgresCluster,
+  readTaskEvents,
+  spawnFila,
+  startTestFila,
+  type StoreCombo,
+  storeCombos,
+} from "./support/harness.ts";
+import { openSql } from "./support/sql.ts";
+import { EXECUTIONS_TABLE } from "./support/test_task_types.ts";
+
+const [POSTGRES] = storeCombos("postgres/pg");
+const [LIBSQL] = storeCombos("libsql/kv");
+/** Long enough that no test here can be passed by the sweeper. */
+const NO_SWEEP = "600000";
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "fila-pg-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function stopAll(children: ChildFila[]): Promise<void> {
+  for (const child of children) child.kill("SIGKILL");
+  await Promise.all(children.map((child) => child.exited));
+}
+
+async function eventually<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await Promise.resolve().then(probe).catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+if (POSTGRES) {
+  Deno.test("wake-ups cross instances: 10 tasks submitted to an api instance run on a worker instance, with the sweeper out of the way", async () => {
+    await withDir(async (dir) => {
+      const env = { ...await comboEnv(POSTGRES, dir), SWEEP_INTERVAL_MS: NO_SWEEP };
+      const children: ChildFila[] = [];
+      try {
+        children.push(await spawnFila({ ...env, ROLE: "api" }));
+        children.push(await spawnFila({ ...env, ROLE: "worker" }));
+        const [api, worker] = children;
+        const http = clientFor(api.url!);
+        const ran = async (ids: string[]) => {
+          const done = await Promise.all(ids.map((id) => http.waitForTask(id)));
+          for (const task of done) {
+            assert.equal(task.status, "succeeded", JSON.stringify(task));
+            assert.match(task.worker_id, new RegExp(`-${worker.pid}-`));
+          }
+        };
+        // one at a time (each its own NOTIFY), then a batch of five (one NOTIFY for all)
+        const singles: string[] = [];
+        for (let n = 0; n < 5; n++) {
+          singles.push((await http.post("/tasks", { type: "noop", payload: { n } })).body.id);
+          await ran(singles.slice(-1));
+        }
+        const batch = await http.post("/tasks/batch", {
+          tasks: Array.from({ length: 5 }, (_, n) => ({ type: "noop", payload: { n } })),
+        });
+        await ran(batch.body.tasks.map((t: Json) => t.id));
+      } finally {
+        await stopAll(children);
+      }
+    });
+  });
+
+  Deno.test("delayed tasks: each instance wakes by timer at the announced time, not by the sweeper", async () => {
+    const fila = await startTestFila({
+      store: "postgres",
+      driver: "pg",
+      env: { SWEEP_INTERVAL_MS: NO_SWEEP },
+    });
+    try {
+      const before = Date.now();
+      const { body } = await fila.post("/tasks/batch", {
+        tasks: [300, 600, 600, 900].map((delay_ms) => ({ type: "noop", delay_ms })),
+      });
+      const done = await Promise.all(body.tasks.map((t: Json) => fila.waitForTask(t.id)));
+      for (const [i, task] of done.entries()) {
+        assert.equal(task.status, "succeeded");
+        assert.ok(Date.parse(task.started_at) >= before + [300, 600, 600, 900][i]);
+      }
+    } finally {
+      await fila.stop();
+    }
+  });
+
+  for (const mode of ["fast", "immediate"] as const) {
+    Deno.test(`restart (${mode}) under load: every accepted task runs, no attempt twice, LISTEN and /health come back`, async () => {
+      await withDir(async (dir) => {
+        const env = {
+          ...await comboEnv(POSTGRES, dir),
+          LEASE_MS: "3000",
+          SWEEP_INTERVAL_MS: "500",
+          WORKER_CONCURRENCY: "4",
+          LOG_LEVEL: "fatal",
+        };
+        const db = openSql(await databaseUrl("postgres", dir));
+        const children: ChildFila[] = [];
+        try {
+          children.push(await spawnFila({ ...env, ROLE: "api" }));
+          children.push(await spawnFila({ ...env, ROLE: "worker" }));
+          await db.query(EXECUTIONS_TABLE);
+          const [api, worker] = children.map((c) => clientFor(c.url!));
+          const accepted = new Set<string>();
+          let stopSubmitting = false;
+          // a client that retries a refused submit with the same idempotency key, as clients should
+          const producer = (async () => {
+            for (let n = 0; !stopSubmitting || n < 200; n++) {
+              for (;;) {
+                const res = await api.post("/tasks", {
+                  type: "test_record",
+                  payload: { ms: 10 },
+                  idempotency_key: `load-${n}`,
+                }).catch(() => null);
+                if (res && (res.status === 202 || res.status === 200)) {
+                  accepted.add(res.body.id);
+                  break;
+                }
+                await new Promise((r) => setTimeout(r, 50));
+              }
+              await new Promise((r) => setTimeout(r, 5));
+            }
+          })();
+          await eventually(() => accepted.size >= 50 || undefined, "tasks to flow");
+          await postgresCluster().restart(mode);
+          await eventually(() => accepted.size >= 150 || undefined, "submits after restart");
+          stopSubmitting = true;
+          await producer;
+
+          const ids = [...accepted];
+          const left = await eventually(
+            async () => {
+              const [{ n }] = await db.query<{ n: number }>(
+                `SELECT count(*) AS n FROM tasks WHERE type = 'test_record' AND status <> 'succeeded'`,
+              );
+              return Number(n) === 0 ? 0 : undefined;
+            },
+            "every accepted task to succeed",
+            60_000,
+          );
+          assert.equal(left, 0);
+          for (const id of ids) {
+            assert.equal((await api.get(`/tasks/${id}`)).body.status, "succeeded");
+          }
+          const twice = await db.query(
+            `SELECT task_id, attempt, count(*) AS n FROM test_executions
+              GROUP BY task_id, attempt HAVING count(*) > 1`,
+          );
+          assert.deepEqual(twice, [], "an attempt ran twice");
+          const [{ n: executed }] = await db.query<{ n: number }>(
+            "SELECT count(DISTINCT task_id) AS n FROM test_executions",
+          );
+          assert.equal(Number(executed), ids.length);
+
+          for (const instance of [api, worker]) {
+            const health = await eventually(async () => {
+              const res = await instance.get("/health");
+              return res.status === 200 ? res.body : undefined;
+            }, "/health to answer 200");
+            assert.equal(health.checks.db.ok, true);
+          }
+          // the worker LISTENs again after a restart: with its sweeper out of the way, only a
+          // wake-up (or the look for work that follows a reconnect) can start new work
+          await stopAll(children.splice(1));
+          const listener = await spawnFila({ ...env, ROLE: "worker", SWEEP_INTERVAL_MS: NO_SWEEP });
+          children.push(listener);
+          await postgresCluster().restart(mode);
+          const after = await eventually(async () => {
+            const res = await api.post("/tasks", { type: "noop", payload: { n: 1 } });
+            return res.status === 202 ? res.body.id as string : undefined;
+          }, "a submit after the second restart");
+          const done = await api.waitForTask(after, undefined, 30_000);
+          assert.equal(done.status, "succeeded");
+          assert.match(done.worker_id, new RegExp(`-${listener.pid}-`));
+        } finally {
+          await stopAll(children);
+          await db.close();
+        }
+      });
+    });
+  }
+
+  Deno.test("migrations: three instances starting at once on a fresh database apply them once", async () => {
+    await withDir(async (dir) => {
+      const env = { ...await comboEnv(POSTGRES, dir), LOG_LEVEL: "fatal" };
+      const children = await Promise.all([0, 1, 2].map(() => spawnFila(env)));
+      const db = openSql(await databaseUrl("postgres", dir));
+      try {
+        for (const child of children) {
+          assert.equal((await clientFor(child.url!).get("/health")).body.checks.db.ok, true);
+        }
+        const journal = JSON.parse(
+          await Deno.readTextFile(
+            new URL("../db/postgres/migrations/meta/_journal.json", import.meta.url),
+          ),
+        );
+        const applied = await db.query<{ hash: string }>(
+          "SELECT hash FROM drizzle.__drizzle_migrations",
+        );
+        assert.equal(applied.length, journal.entries.length);
+        const { body } = await clientFor(children[2].url!).post("/tasks", { type: "noop" });
+        const done = await clientFor(children[0].url!).waitForTask(body.id);
+        assert.equal(done.status, "succeeded");
+      } finally {
+        await stopAll(children);
+        await db.close();
+      }
+    });
+  });
+
+  Deno.test("Deploy-shaped start: --deny-ffi --deny-write --deny-run, in-memory KV, DENO_DEPLOYMENT_ID: healthy, pg driver, runs a task", async () => {
+    await withDir(async (dir) => {
+      const env = {
+        ...await comboEnv(POSTGRES, dir),
+        KV_PATH: ":memory:",
+        DENO_DEPLOYMENT_ID: "fila-test-deployment",
+        CRON_ENABLED: "false",
+        QUEUE_DRIVER: "auto",
+      };
+      const child = await spawnFila(env, 30_000, ["--deny-ffi", "--deny-write", "--deny-run"]);
+      try {
+        const http = clientFor(child.url!);
+        const health = await http.get("/health");
+        assert.equal(health.status, 200, JSON.stringify(health.body));
+        assert.equal(health.body.checks.db.store, "postgres");
+        assert.equal(health.body.checks.kv.driver, "pg");
+        const { body } = await http.post("/tasks", {
+          type: "uppercase",
+          payload: { text: "deploy" },
+        });
+        const done = await http.waitForTask(body.id);
+        assert.deepEqual(done.result, { text: "DEPLOY" });
+      } finally {
+        await stopAll([child]);
+      }
+    });
+  });
+}
+
+if (POSTGRES && LIBSQL) {
+  Deno.test("both stores answer the API alike: task views and histories match field for field", async () => {
+    const requests = [
+      { type: "uppercase", payload: { text: "olá", note: "key order kept", a: 1 } },
+      { type: "sum", payload: { numbers: [0.1, 0.2, 1e21] } },
+      { type: "noop", payload: {} },
+      { type: "test_sleep", payload: { ms: 1 }, priority: "high", result_ttl_s: 60 },
+      { type: "test_always_fails", max_attempts: 1 },
+      { title: "Write it", payload: { duration_ms: 5 } },
+    ];
+    const views = async (combo: StoreCombo) => {
+      const fila = await startTestFila({ store: combo.store, driver: combo.driver });
+      try {
+        const answers = [];
+        for (const request of requests) {
+          const created = await fila.fetch("/tasks", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(request),
+          });
+          const submitted = await created.text();
+          const { id } = JSON.parse(submitted);
+          await fila.waitForTask(id);
+          const done = await (await fila.fetch(`/tasks/${id}`)).text();
+          const events = (await readTaskEvents(fila.url, id)).map((e: Json) =>
+            normalise(JSON.stringify([e.status, e.progress, e.message]), fila.instance.instanceId)
+          );
+          answers.push({
+            submitted: normalise(submitted, fila.instance.instanceId),
+            done: normalise(done, fila.instance.instanceId),
+            events,
+          });
+        }
+        const list = await fila.fetch("/tasks?limit=100");
+        answers.push({ list: normalise(await list.text(), fila.instance.instanceId) });
+        return answers;
+      } finally {
+        await fila.stop();
+      }
+    };
+    assert.deepEqual(await views(POSTGRES), await views(LIBSQL));
+  });
+}
+
+/** An answer's text with what differs by nature (ids, times, instance names, run time) masked. */
+function normalise(text: string, instanceId: string): string {
+  return text
+    .replaceAll(instanceId, "<instance>")
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}/g, "<id>")
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, "<time>")
+    .replace(/"(slept_ms|worked_ms)":\d+/g, '"$1":<n>');
+}
