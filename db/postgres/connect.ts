@@ -29,6 +29,8 @@ export type Database = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 /** Connections per instance: a turn, the API's reads, heartbeats and progress at once. */
 const POOL_SIZE = 10;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Connections opened at start: a turn, a sweep and a request find one ready. */
+const WARM_CONNECTIONS = 3;
 const MIGRATIONS_FOLDER = new URL("./migrations", import.meta.url);
 /** pg_advisory_lock key held while migrating: "fila" in ASCII. */
 const MIGRATION_LOCK = 0x66696c61;
@@ -72,7 +74,15 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
   // an idle connection that breaks (server restarted) is dropped by the pool; without a
   // listener its 'error' event would end the process
   pool.on("error", (error) => log.debug("idle connection lost: {error}", { error: error.message }));
+  // connections opened now, not by the first requests (opening one takes tens of ms)
+  try {
+    await Promise.all(Array.from({ length: WARM_CONNECTIONS }, () => pool.query("SELECT 1")));
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
   const db = drizzle({ client: pool, schema }) as Database;
+  let closing: Promise<void> | null = null;
   const wakeups = new PgWakeupChannel(
     pool,
     () => new pg.Client(connectionConfig(url, "fila-wakeups")),
@@ -87,9 +97,12 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
     outbox: new PostgresOutboxStore(db),
     sales: new PostgresSalesStore(db, pool),
     upkeep: {},
-    async close() {
-      await wakeups.close();
-      await pool.end();
+    close() {
+      closing ??= (async () => {
+        await wakeups.close();
+        await pool.end();
+      })();
+      return closing;
     },
   };
 }

@@ -10,7 +10,7 @@
  * UPDATE SKIP LOCKED)`: concurrent instances claim disjoint tasks without waiting
  * for each other. The rest goes through drizzle.
  */
-import { and, asc, count, desc, eq, gt, gte, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
 // @ts-types="npm:@types/pg@^8.23.1"
 import type pg from "pg";
 import { WAITING_STATUSES } from "../../tasks/engine/model.ts";
@@ -37,7 +37,6 @@ import { taskEvents, tasks } from "./schema.ts";
 
 const toTask = rowMapper(tasks);
 const WAITING_SQL = WAITING_STATUSES.map((status) => `'${status}'`).join(", ");
-const WAITING = sql.raw(WAITING_SQL);
 const FINAL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
 /** When an ending task is deleted: `now` + its time to live, or never (null) without one. */
 const EXPIRES_AT = (now: string) =>
@@ -452,41 +451,39 @@ export class PostgresTaskStore implements TaskStore {
 
   counts(since: number, now: number): Promise<QueueCounts> {
     return guarded(async () => {
-      const [byStatus, activeByPriority, byType, { rows: [oldest] }, perMinute, lastMinute] =
-        await Promise
-          .all([
-            this.db.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
-            this.db.select({ status: tasks.status, priority: tasks.priority, n: count() })
-              .from(tasks).where(sql`${tasks.status} in (${WAITING}, 'running')`)
-              .groupBy(tasks.status, tasks.priority),
-            this.db.select({ type: tasks.type, n: count() }).from(tasks).groupBy(tasks.type),
-            // the oldest due task of each priority, read from the head of tasks_ready_idx
-            this.db.execute<{ at: number | null }>(sql`select least(${
-              sql.join(
-                [0, 1, 2].map((p) =>
-                  sql`(select run_at from tasks where status in (${WAITING}) and priority = ${p}
-                  and run_at <= ${now} order by run_at limit 1)`
-                ),
-                sql`, `,
-              )
-            }) as at`),
-            this.db.select({
-              minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.mapWith(Number).as(
-                "minute",
-              ),
-              status: tasks.status,
-              n: count(),
-            }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`1`, tasks.status),
-            this.db.select({ status: tasks.status, n: count() }).from(tasks)
-              .where(gte(tasks.finishedAt, now - 60_000)).groupBy(tasks.status),
-          ]);
+      // one statement (one connection, one round trip), each part a JSON array of its rows
+      const part = (query: string) => `(SELECT coalesce(json_agg(x), '[]') FROM (${query}) x)`;
+      const oldest = [0, 1, 2].map((p) =>
+        `(SELECT run_at FROM tasks WHERE status IN (${WAITING_SQL}) AND priority = ${p}
+          AND run_at <= $2 ORDER BY run_at LIMIT 1)`
+      );
+      const { rows: [row] } = await this.pool.query({
+        name: "fila_counts",
+        text: `SELECT
+          ${part("SELECT status, count(*)::int AS n FROM tasks GROUP BY status")} AS by_status,
+          ${
+          part(`SELECT status, priority, count(*)::int AS n FROM tasks
+            WHERE status IN (${WAITING_SQL}, 'running') GROUP BY status, priority`)
+        } AS active,
+          ${part("SELECT type, count(*)::int AS n FROM tasks GROUP BY type")} AS by_type,
+          least(${oldest.join(", ")}) AS oldest,
+          ${
+          part(`SELECT (finished_at / 60000) * 60000 AS minute, status, count(*)::int AS n
+            FROM tasks WHERE finished_at >= $1 GROUP BY 1, 2`)
+        } AS per_minute,
+          ${
+          part(`SELECT status, count(*)::int AS n FROM tasks WHERE finished_at >= $2 - 60000
+            GROUP BY status`)
+        } AS last_minute`,
+        values: [since, now],
+      });
       return {
-        byStatus,
-        activeByPriority,
-        byType,
-        oldestDueRunAt: oldest?.at ?? null,
-        finishedPerMinute: perMinute,
-        finishedLastMinute: lastMinute,
+        byStatus: JSON.parse(row.by_status),
+        activeByPriority: JSON.parse(row.active),
+        byType: JSON.parse(row.by_type),
+        oldestDueRunAt: row.oldest ?? null,
+        finishedPerMinute: JSON.parse(row.per_minute),
+        finishedLastMinute: JSON.parse(row.last_minute),
       };
     });
   }
