@@ -87,24 +87,33 @@ if (POSTGRES) {
     });
   });
 
-  Deno.test("delayed tasks: each instance wakes by timer at the announced time, not by the sweeper", async () => {
-    const fila = await startTestFila({
-      store: "postgres",
-      driver: "pg",
-      env: { SWEEP_INTERVAL_MS: NO_SWEEP },
-    });
+  Deno.test("delayed tasks: each instance wakes by timer at the announced time, not by the sweeper — also for tasks announced before it listened", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "fila-pg-" });
+    const env = { SWEEP_INTERVAL_MS: NO_SWEEP };
+    const api = await startTestFila({ store: "postgres", driver: "pg", dir, env: { ROLE: "api" } });
+    let worker;
     try {
-      const before = Date.now();
-      const { body } = await fila.post("/tasks/batch", {
-        tasks: [300, 600, 600, 900].map((delay_ms) => ({ type: "noop", delay_ms })),
+      // announced while no worker listens: the worker reads these due times when it starts
+      const early = await api.post("/tasks/batch", {
+        tasks: [2_500, 3_000].map((delay_ms) => ({ type: "noop", delay_ms })),
       });
-      const done = await Promise.all(body.tasks.map((t: Json) => fila.waitForTask(t.id)));
-      for (const [i, task] of done.entries()) {
-        assert.equal(task.status, "succeeded");
-        assert.ok(Date.parse(task.started_at) >= before + [300, 600, 600, 900][i]);
+      worker = await startTestFila({ store: "postgres", driver: "pg", dir, env });
+      const before = Date.now();
+      const delays = [300, 600, 600, 900];
+      const late = await worker.post("/tasks/batch", {
+        tasks: delays.map((delay_ms) => ({ type: "noop", delay_ms })),
+      });
+      const done = await Promise.all(
+        [...early.body.tasks, ...late.body.tasks].map((t: Json) => worker!.waitForTask(t.id)),
+      );
+      for (const task of done) assert.equal(task.status, "succeeded");
+      for (const [i, task] of done.slice(2).entries()) {
+        assert.ok(Date.parse(task.started_at) >= before + delays[i]);
       }
     } finally {
-      await fila.stop();
+      await worker?.stop();
+      await api.stop();
+      await Deno.remove(dir, { recursive: true });
     }
   });
 

@@ -7,9 +7,10 @@
  * Reconnects: when that connection ends (PostgreSQL restarted, network), it
  * connects again at once and then with a backoff capped at one second, and
  * LISTENs again. Notifications sent while it was away are lost, so each time
- * LISTEN takes effect subscribers hear `onReconnect` ("look for ready work now"),
- * the first time too: wake-ups sent before LISTEN took effect were missed just
- * the same.
+ * LISTEN takes effect — the first time too: wake-ups sent before LISTEN took
+ * effect were missed just the same — subscribers hear `onReconnect` ("look for
+ * ready work now") and, read from the store, the times the next waiting tasks
+ * become due, as if announced again.
  */
 // @ts-types="npm:@types/pg@^8.23.1"
 import type pg from "pg";
@@ -20,6 +21,13 @@ import type { WakeupChannel, WakeupListener } from "../../tasks/engine/store.ts"
 export const WAKEUP_CHANNEL = "fila_wakeups";
 /** Due times travel rounded up to this grain (as the triggers round them). */
 const GRAIN_MS = 10;
+/** How many due times a (re)connect reads back, as a NOTIFY carries at most (migration 0001). */
+const DUE_TIMES = 20;
+/** The next due times of waiting tasks after $1, per priority from the head of tasks_ready_idx. */
+const NEXT_DUE_SQL = [0, 1, 2].map((priority) =>
+  `(SELECT run_at FROM tasks WHERE status IN ('queued', 'scheduled', 'retrying')
+    AND priority = ${priority} AND run_at > $1 ORDER BY run_at LIMIT ${DUE_TIMES})`
+).join(" UNION ALL ");
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 1_000;
 
@@ -83,6 +91,11 @@ export class PgWakeupChannel implements WakeupChannel {
         failures = 0;
         this.state = "listening";
         for (const listener of this.listeners) listener.onReconnect();
+        await this.announceNextDue().catch((error) =>
+          log.warn("could not read the next due times (the sweeper will find them): {error}", {
+            error: String(error),
+          })
+        );
         await ended;
         if (!this.closed) log.warn("wake-up channel lost its connection; reconnecting");
       } catch (error) {
@@ -107,6 +120,19 @@ export class PgWakeupChannel implements WakeupChannel {
       this.wakeRetry = null;
     }
     this.state = "off";
+  }
+
+  /** Tells subscribers when the next waiting tasks become due (what they may have missed). */
+  private async announceNextDue(): Promise<void> {
+    const now = Date.now();
+    const { rows } = await this.pool.query({
+      name: "fila_next_due",
+      text: NEXT_DUE_SQL,
+      values: [now],
+    });
+    const due = [...new Set(rows.map((r) => Math.ceil(Number(r.run_at) / GRAIN_MS) * GRAIN_MS))]
+      .sort((a, b) => a - b).slice(0, DUE_TIMES);
+    if (due.length > 0) this.deliver(due.join(","));
   }
 
   private deliver(payload: string): void {
