@@ -17,6 +17,7 @@ import {
   startTestFila,
   type StoreCombo,
   storeCombos,
+  testEnv,
 } from "./support/harness.ts";
 import { openSql } from "./support/sql.ts";
 import { EXECUTIONS_TABLE } from "./support/test_task_types.ts";
@@ -215,9 +216,10 @@ if (POSTGRES) {
 
   Deno.test("migrations: three instances starting at once on a fresh database apply them once", async () => {
     await withDir(async (dir) => {
-      const env = { ...await comboEnv(POSTGRES, dir), LOG_LEVEL: "fatal" };
+      const fresh = await postgresCluster().createDatabase(); // not the harness's migrated copy
+      const env = { ...testEnv(dir, "pg"), DATABASE_URL: fresh, LOG_LEVEL: "fatal" };
       const children = await Promise.all([0, 1, 2].map(() => spawnFila(env)));
-      const db = openSql(await databaseUrl("postgres", dir));
+      const db = openSql(fresh);
       try {
         for (const child of children) {
           assert.equal((await clientFor(child.url!).get("/health")).body.checks.db.ok, true);

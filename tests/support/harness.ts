@@ -13,6 +13,9 @@
 import { loadConfig } from "../../config.ts";
 import { type FilaInstance, startFila } from "../../main.ts";
 import type { TaskDefinition } from "../../tasks/engine/task_definition.ts";
+// @ts-types="npm:@types/pg@^8.23.1"
+import pg from "pg";
+import { openPostgresStore } from "../../db/postgres/connect.ts";
 import { type PostgresCluster, startPostgres } from "./postgres.ts";
 import { openSql, type SqlClient } from "./sql.ts";
 import { testTaskTypes } from "./test_task_types.ts";
@@ -57,6 +60,10 @@ export function storeCombos(...names: string[]): StoreCombo[] {
 let cluster: PostgresCluster | null = null;
 let clusterHooked = false;
 const databases = new Map<string, Promise<string>>();
+/** A migrated database that test databases are copied from (faster than createdb + migrating). */
+const TEMPLATE = "fila_template";
+let template: Promise<void> | null = null;
+let databaseCount = 0;
 
 /** Starts this test file's PostgreSQL cluster before its first test and stops it after the last. */
 export function usePostgres(): void {
@@ -68,6 +75,7 @@ export function usePostgres(): void {
   Deno.test.afterAll(async () => {
     await cluster?.stop();
     cluster = null;
+    template = null;
   });
 }
 
@@ -82,10 +90,33 @@ export function databaseUrl(store: Store, dir: string): Promise<string> {
   if (store === "libsql") return Promise.resolve(`file:${dir}/fila.db`);
   let url = databases.get(dir);
   if (!url) {
-    url = postgresCluster().createDatabase();
+    url = migratedDatabase();
     databases.set(dir, url);
   }
   return url;
+}
+
+/**
+ * A new PostgreSQL database with Fila's schema, copied from a template migrated
+ * once per cluster. (A test of migrations themselves makes its own with
+ * `postgresCluster().createDatabase()`.)
+ */
+async function migratedDatabase(): Promise<string> {
+  const owner = postgresCluster();
+  template ??= (async () => {
+    const store = await openPostgresStore(await owner.createDatabase(TEMPLATE));
+    await store.close(); // a template is copied only while nobody is connected to it
+  })();
+  await template;
+  const name = `test_${++databaseCount}_${crypto.randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: owner.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  return owner.url.replace(/\/[^/]*$/, `/${name}`);
 }
 
 /** testEnv for a combination: its driver, and its store's database for `dir`. */
