@@ -3,12 +3,13 @@
  * (db/libsql/task_store.ts). History and wake-ups are written by the triggers
  * of migration 0001: each change below sets `note`, the message of its event.
  *
- * The hot path (a turn: submissions, ends of attempts, the claim) is a handful of
- * fixed named statements, prepared once per connection, run as one transaction
- * (transaction.ts) with one commit. Rows travel as arrays (`unnest`), so a
- * statement's text never depends on how many rows it carries. The claim is one `UPDATE … WHERE id IN (SELECT … FOR
- * UPDATE SKIP LOCKED)`: concurrent instances claim disjoint tasks without waiting
- * for each other. The rest goes through drizzle.
+ * The hot path, a turn (submissions, ends of attempts, the claim), is one call
+ * of the function `fila_turn` (migration 0002): one round trip and one commit
+ * whatever the batch size. Rows travel as arrays (`unnest`), so the statement's
+ * text never changes and stays prepared on each connection. Its claim is one
+ * `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`: concurrent
+ * instances claim disjoint tasks without waiting for each other. The rest goes
+ * through named statements and drizzle.
  */
 import { and, asc, count, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
 // @ts-types="npm:@types/pg@^8.23.1"
@@ -31,11 +32,12 @@ import type {
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
 import type { Database } from "./connect.ts";
-import { runTransaction, type Statement } from "./transaction.ts";
-import { rowMapper } from "./rows.ts";
+import { runTransaction } from "./transaction.ts";
+import { jsonRowMapper, rowMapper } from "./rows.ts";
 import { taskEvents, tasks } from "./schema.ts";
 
 const toTask = rowMapper(tasks);
+const fromJson = jsonRowMapper(tasks);
 const WAITING_SQL = WAITING_STATUSES.map((status) => `'${status}'`).join(", ");
 const FINAL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
 /** When an ending task is deleted: `now` + its time to live, or never (null) without one. */
@@ -44,77 +46,64 @@ const EXPIRES_AT = (now: string) =>
 /** Fencing condition: this worker ($2) still owns this attempt ($3) of this task ($1). */
 const OWNED = `id = $1 AND status = 'running' AND worker_id = $2 AND attempts = $3`;
 
-/** The hot statements, by the name they are prepared under on each connection. */
+/** Statements run often enough to stay prepared, by the name they have on each connection. */
 const SQL = {
-  /** Submissions, any number: one array per column; conflicting idempotency keys are skipped. */
-  insert: `INSERT INTO tasks (id, type, title, description, payload, status, priority,
-      max_attempts, timeout_ms, run_at, idempotency_key, request_id, result_ttl_ms, created_at,
-      updated_at, note)
-    SELECT id, type, title, description, payload::json, status, priority, max_attempts,
-      timeout_ms, run_at, idempotency_key, request_id, result_ttl_ms, created_at, created_at,
-      'submitted'
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-      $7::int4[], $8::int4[], $9::int8[], $10::int8[], $11::text[], $12::text[], $13::int8[],
-      $14::int8[])
-      AS t(id, type, title, description, payload, status, priority, max_attempts, timeout_ms,
-        run_at, idempotency_key, request_id, result_ttl_ms, created_at)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id`,
-  /** Successful ends, any number (fenced each). */
-  succeed: `UPDATE tasks t SET status = 'succeeded', result = e.result::json, error = NULL,
-      progress = 100, lease_until = NULL, note = NULL, finished_at = $5::int8,
-      updated_at = $5::int8, expires_at = ${EXPIRES_AT("$5::int8")}
-    FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[]) AS e(id, worker_id, attempt, result)
-    WHERE t.id = e.id AND t.status = 'running' AND t.worker_id = e.worker_id
-      AND t.attempts = e.attempt
-    RETURNING t.id`,
-  retrying: `UPDATE tasks SET status = 'retrying', error = $4, note = $4, run_at = $5,
-      lease_until = NULL, worker_id = NULL, updated_at = $6
-    WHERE ${OWNED} RETURNING id`,
-  failed: `UPDATE tasks SET status = 'failed', error = $4, note = $4, lease_until = NULL,
-      finished_at = $5::int8, updated_at = $5::int8, expires_at = ${EXPIRES_AT("$5::int8")}
-    WHERE ${OWNED} RETURNING id`,
-  cancelled: `UPDATE tasks SET status = 'cancelled', note = $4, lease_until = NULL,
-      finished_at = $5::int8, updated_at = $5::int8, expires_at = ${EXPIRES_AT("$5::int8")}
-    WHERE ${OWNED} RETURNING id`,
-  /** The highest-priority ready tasks no other transaction holds, for worker $3. */
-  claim: `UPDATE tasks SET status = 'running', attempts = attempts + 1, lease_until = $2,
-      worker_id = $3, started_at = $1, updated_at = $1, progress = 0, progress_message = NULL,
-      note = 'attempt ' || (attempts + 1) || ' of ' || max_attempts || ' on ' || $3
-    WHERE id IN (
-      SELECT id FROM tasks
-      WHERE status IN (${WAITING_SQL}) AND run_at <= $1 AND NOT cancel_requested
-      ORDER BY priority, run_at
-      LIMIT $4
-      FOR UPDATE SKIP LOCKED)
-    RETURNING *`,
+  turn: `SELECT fila_turn(${Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(", ")}) AS turn`,
   get: `SELECT * FROM tasks WHERE id = $1`,
   existing: `SELECT * FROM tasks WHERE idempotency_key = ANY($1::text[])`,
 };
 
-/** A submission as the insert statement's column arrays. */
-function insertStatement(rows: NewTask[]): Statement {
-  const column = <T>(pick: (task: NewTask) => T) => rows.map(pick);
-  return {
-    name: "fila_insert",
-    text: SQL.insert,
-    values: [
-      column((t) => t.id),
-      column((t) => t.type),
-      column((t) => t.title),
-      column((t) => t.description),
-      column((t) => JSON.stringify(t.payload ?? null)),
-      column((t) => t.status),
-      column((t) => t.priority),
-      column((t) => t.maxAttempts),
-      column((t) => t.timeoutMs),
-      column((t) => t.runAt),
-      column((t) => t.idempotencyKey),
-      column((t) => t.requestId),
-      column((t) => t.resultTtlMs),
-      column((t) => t.createdAt),
-    ],
-  };
+/** What fila_turn answers. */
+interface TurnAnswer {
+  created: string[] | null;
+  ended: string[] | null;
+  claimed: Record<string, unknown>[] | null;
+}
+
+/** The arguments of fila_turn: one array per column of the submissions and of the ends. */
+function turnValues(turn: Turn, now: number): unknown[] {
+  const { inserts, ends } = turn;
+  const column = <T, R>(rows: T[], pick: (row: T) => R) => rows.map(pick);
+  const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
+  return [
+    column(inserts, (t) => t.id),
+    column(inserts, (t) => t.type),
+    column(inserts, (t) => t.title),
+    column(inserts, (t) => t.description),
+    column(inserts, (t) => JSON.stringify(t.payload ?? null)),
+    column(inserts, (t) => t.status),
+    column(inserts, (t) => t.priority),
+    column(inserts, (t) => t.maxAttempts),
+    column(inserts, (t) => t.timeoutMs),
+    column(inserts, (t) => t.runAt),
+    column(inserts, (t) => t.idempotencyKey),
+    column(inserts, (t) => t.requestId),
+    column(inserts, (t) => t.resultTtlMs),
+    column(inserts, (t) => t.createdAt),
+    column(ends, (e) => e.id),
+    column(ends, (e) => e.workerId),
+    column(ends, (e) => e.attempt),
+    column(ends, (e) => e.outcome),
+    column(ends, endText),
+    column(ends, (e) => e.outcome === "retrying" ? e.retryAt : null),
+    now,
+    claim?.workerId ?? null,
+    claim?.limit ?? 0,
+    claim ? now + claim.leaseMs : null,
+  ];
+}
+
+/** What an end writes: a success's result (JSON text), a failure's error, a cancel's reason. */
+function endText(end: AttemptEnd): string {
+  switch (end.outcome) {
+    case "succeeded":
+      return end.result;
+    case "retrying":
+    case "failed":
+      return end.error;
+    case "cancelled":
+      return end.reason;
+  }
 }
 
 /** The row a created submission became: what was given plus the columns' defaults. */
@@ -144,49 +133,22 @@ export class PostgresTaskStore implements TaskStore {
   ) {}
 
   turn(turn: Turn): Promise<TurnResult> {
+    const claiming = turn.claim !== null && turn.claim.limit > 0;
+    if (turn.inserts.length === 0 && turn.ends.length === 0 && !claiming) {
+      return Promise.resolve({ inserted: [], ended: [], claimed: [] });
+    }
     return guarded(async () => {
-      const now = Date.now();
-      const statements: Statement[] = [];
-      if (turn.inserts.length > 0) statements.push(insertStatement(turn.inserts));
-      const succeeded = turn.ends.filter((end) => end.outcome === "succeeded");
-      if (succeeded.length > 0) {
-        statements.push({
-          name: "fila_succeed",
-          text: SQL.succeed,
-          values: [
-            succeeded.map((e) => e.id),
-            succeeded.map((e) => e.workerId),
-            succeeded.map((e) => e.attempt),
-            succeeded.map((e) => e.result),
-            now,
-          ],
-        });
-      }
-      const others = turn.ends.filter((end) => end.outcome !== "succeeded");
-      for (const end of others) statements.push(this.endStatement(end, now));
-      const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
-      if (claim) {
-        statements.push({
-          name: "fila_claim",
-          text: SQL.claim,
-          values: [now, now + claim.leaseMs, claim.workerId, claim.limit],
-        });
-      }
-      if (statements.length === 0) return { inserted: [], ended: [], claimed: [] };
-
-      const results = await runTransaction(this.pool, statements);
-      let at = 0;
-      const created = turn.inserts.length > 0
-        ? new Set(results[at++].map((r) => r.id as string))
-        : new Set<string>();
-      const ended = new Set<string>();
-      if (succeeded.length > 0) { for (const r of results[at++]) ended.add(r.id as string); }
-      for (const end of others) if (results[at++].length > 0) ended.add(end.id);
-      const claimed = claim ? results[at++].map((row) => toTask(row)) : [];
+      const { rows: [row] } = await this.pool.query({
+        name: "fila_turn",
+        text: SQL.turn,
+        values: turnValues(turn, Date.now()),
+      });
+      const answer = JSON.parse(row.turn as string) as TurnAnswer;
+      const ended = new Set(answer.ended ?? []);
       return {
-        inserted: await this.inserted(turn.inserts, created),
+        inserted: await this.inserted(turn.inserts, new Set(answer.created ?? [])),
         ended: turn.ends.map((end) => ended.has(end.id)),
-        claimed,
+        claimed: (answer.claimed ?? []).map(fromJson),
       };
     });
   }
@@ -209,26 +171,6 @@ export class PostgresTaskStore implements TaskStore {
       if (!task) throw new Error(`task with idempotency key vanished: ${row.idempotencyKey}`);
       return { task, created: false };
     });
-  }
-
-  /** The fenced update that records how an attempt ended (other than a success). */
-  private endStatement(
-    end: Exclude<AttemptEnd, { outcome: "succeeded" }>,
-    now: number,
-  ): Statement {
-    const owner = [end.id, end.workerId, end.attempt];
-    switch (end.outcome) {
-      case "retrying":
-        return {
-          name: "fila_retrying",
-          text: SQL.retrying,
-          values: [...owner, end.error, end.retryAt, now],
-        };
-      case "failed":
-        return { name: "fila_failed", text: SQL.failed, values: [...owner, end.error, now] };
-      case "cancelled":
-        return { name: "fila_cancelled", text: SQL.cancelled, values: [...owner, end.reason, now] };
-    }
   }
 
   get(id: string): Promise<TaskRecord | undefined> {
