@@ -75,6 +75,13 @@ export const configSchema = z.object({
   /** Run crons with Deno.cron (off in tests, which call the handlers directly). */
   CRON_ENABLED: bool.default(true),
 }).superRefine((c, ctx) => {
+  if (c.QUEUE_DRIVER === "pg" && !/^postgres(ql)?:/.test(c.DATABASE_URL)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["QUEUE_DRIVER"],
+      message: "the pg driver carries wake-ups over PostgreSQL: it needs DATABASE_URL=postgres://…",
+    });
+  }
   if (c.DENO_DEPLOYMENT_ID && c.DATABASE_URL.startsWith("file:")) {
     ctx.addIssue({
       code: "custom",

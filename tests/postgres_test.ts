@@ -20,6 +20,7 @@ import {
   testEnv,
 } from "./support/harness.ts";
 import { openSql } from "./support/sql.ts";
+import { ConfigError, loadConfig } from "../config.ts";
 import { EXECUTIONS_TABLE } from "./support/test_task_types.ts";
 
 const [POSTGRES] = storeCombos("postgres/pg");
@@ -193,6 +194,12 @@ if (POSTGRES) {
             }, "/health to answer 200");
             assert.equal(health.checks.db.ok, true);
           }
+          // the worker's wake-up connection is back (the api-only instance has none)
+          await eventually(async () => {
+            const { body } = await worker.get("/health");
+            return body.checks.db.wakeups === "listening" || undefined;
+          }, "the worker to LISTEN again");
+          assert.equal((await api.get("/health")).body.checks.db.wakeups, "off");
           // the worker LISTENs again after a restart: with its sweeper out of the way, only a
           // wake-up (or the look for work that follows a reconnect) can start new work
           await stopAll(children.splice(1));
@@ -324,3 +331,15 @@ function normalise(text: string, instanceId: string): string {
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, "<time>")
     .replace(/"(slept_ms|worked_ms)":\d+/g, '"$1":<n>');
 }
+
+Deno.test("QUEUE_DRIVER=pg on a libSQL database stops start-up, naming the setting", () => {
+  assert.throws(
+    () => loadConfig({ QUEUE_DRIVER: "pg", DATABASE_URL: "file:./data/fila.db" }),
+    (error: unknown) =>
+      error instanceof ConfigError && /QUEUE_DRIVER: .*postgres:\/\//.test(error.message),
+  );
+  assert.equal(
+    loadConfig({ QUEUE_DRIVER: "pg", DATABASE_URL: "postgresql://u@h/db" }).QUEUE_DRIVER,
+    "pg",
+  );
+});

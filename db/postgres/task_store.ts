@@ -28,13 +28,13 @@ import type {
   TaskStore,
   Turn,
   TurnResult,
-  WakeupChannel,
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
 import type { Database } from "./connect.ts";
 import { runTransaction } from "./transaction.ts";
 import { jsonRowMapper, rowMapper } from "./rows.ts";
 import { taskEvents, tasks } from "./schema.ts";
+import type { PgWakeupChannel } from "./wakeups.ts";
 
 const toTask = rowMapper(tasks);
 const fromJson = jsonRowMapper(tasks);
@@ -129,7 +129,7 @@ export class PostgresTaskStore implements TaskStore {
   constructor(
     private readonly db: Database,
     private readonly pool: pg.Pool,
-    readonly wakeups: WakeupChannel,
+    readonly wakeups: PgWakeupChannel,
   ) {}
 
   turn(turn: Turn): Promise<TurnResult> {
@@ -443,9 +443,12 @@ export class PostgresTaskStore implements TaskStore {
       `SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only`,
     );
     const canWrite = row.standby === false && row.read_only === "off";
-    return canWrite ? { ok: true, can_write: true } : {
+    // whether this instance hears wake-ups now ("off" where nothing listens: an api-only one)
+    const wakeups = this.wakeups.state;
+    return canWrite ? { ok: true, can_write: true, wakeups } : {
       ok: false,
       can_write: false,
+      wakeups,
       error: "the database accepts no writes (standby or read-only)",
     };
   }
