@@ -5,6 +5,7 @@
  * every setting at its default, durable commits) started once per bench run, as
  * ../shared/peers/run.sh runs graphile-worker and pg-boss.
  */
+import { createClient } from "@libsql/client";
 import { type PostgresCluster, startPostgres } from "../support/postgres.ts";
 import { openSql, type SqlClient } from "../support/sql.ts";
 
@@ -37,11 +38,22 @@ export interface BenchDb {
   close(): void;
 }
 
-/** Reads a bench database: `locator` is a libSQL file path or a postgres:// URL. */
+/**
+ * Reads a bench database: `locator` is a libSQL file path (read with @libsql/client, as the
+ * bench always has) or a postgres:// URL.
+ */
 export function benchDb(locator: string): BenchDb {
-  const sql: SqlClient = openSql(
-    /^postgres(ql)?:/.test(locator) || locator.startsWith("file:") ? locator : `file:${locator}`,
-  );
+  if (!/^postgres(ql)?:/.test(locator)) {
+    const client = createClient({ url: `file:${locator}` });
+    return {
+      async execute(text: string) {
+        const rs = await client.execute(text);
+        return { rows: rs.rows as unknown as Record<string, unknown>[] };
+      },
+      close: () => client.close(),
+    };
+  }
+  const sql: SqlClient = openSql(locator);
   return {
     async execute(text: string) {
       return { rows: await sql.query(text) };
