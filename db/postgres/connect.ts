@@ -54,20 +54,28 @@ export interface PostgresStore extends FilaStore {
 }
 
 /** Connection settings shared by the pool, the LISTEN connection and the migrator. */
-export function connectionConfig(url: string, applicationName: string): pg.ClientConfig {
+export function connectionConfig(
+  url: string,
+  applicationName: string,
+  origin?: string,
+): pg.ClientConfig {
   return {
     connectionString: url,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
     application_name: applicationName,
+    // who wrote a change, as the wake-up triggers read it (migration 0001)
+    ...(origin ? { options: `-c fila.origin=${origin}` } : {}),
   };
 }
 
 /** Opens the database at `url`, applies the migrations, and builds its stores. */
 export async function openPostgresStore(url: string): Promise<PostgresStore> {
   await applyMigrations(url);
+  // this process's name in the wake-ups its writes cause (see PgWakeupChannel)
+  const origin = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const pool = new pg.Pool({
-    ...connectionConfig(url, "fila"),
+    ...connectionConfig(url, "fila", origin),
     max: POOL_SIZE,
     idleTimeoutMillis: 60_000,
   });
@@ -85,6 +93,7 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
   let closing: Promise<void> | null = null;
   const wakeups = new PgWakeupChannel(
     pool,
+    origin,
     () => new pg.Client(connectionConfig(url, "fila-wakeups")),
   );
   return {

@@ -11,6 +11,12 @@
  * effect were missed just the same — subscribers hear `onReconnect` ("look for
  * ready work now") and, read from the store, the times the next waiting tasks
  * become due, as if announced again.
+ *
+ * A wake-up names the process whose write caused it (`<origin>:<due>,…`). The
+ * process that stored or requeued a task has claimed what it could in the same
+ * turn, and claims more as its slots free, so it skips its own wake-ups for
+ * tasks due now (each would cost it a turn that finds nothing); its own delayed
+ * ones still set its timers.
  */
 // @ts-types="npm:@types/pg@^8.23.1"
 import type pg from "pg";
@@ -49,6 +55,8 @@ export class PgWakeupChannel implements WakeupChannel {
   constructor(
     /** The store's pool, for publishing. */
     private readonly pool: pg.Pool,
+    /** This process's name in wake-ups (its pool's `fila.origin`). */
+    private readonly origin: string,
     /** A new connection for LISTEN (its own: a pooled one is shared and may be closed). */
     private readonly connect: () => pg.Client,
   ) {}
@@ -58,7 +66,8 @@ export class PgWakeupChannel implements WakeupChannel {
     const now = Date.now();
     const due = [...new Set(delaysMs.map((d) => Math.ceil((now + d) / GRAIN_MS) * GRAIN_MS))]
       .sort((a, b) => a - b);
-    await this.pool.query("SELECT pg_notify($1, $2)", [WAKEUP_CHANNEL, due.join(",")]);
+    // no origin: every instance acts on a published wake-up, this one too
+    await this.pool.query("SELECT pg_notify($1, $2)", [WAKEUP_CHANNEL, `:${due.join(",")}`]);
   }
 
   subscribe(listener: WakeupListener): () => void {
@@ -132,14 +141,16 @@ export class PgWakeupChannel implements WakeupChannel {
     });
     const due = [...new Set(rows.map((r) => Math.ceil(Number(r.run_at) / GRAIN_MS) * GRAIN_MS))]
       .sort((a, b) => a - b).slice(0, DUE_TIMES);
-    if (due.length > 0) this.deliver(due.join(","));
+    if (due.length > 0) this.deliver(`:${due.join(",")}`);
   }
 
   private deliver(payload: string): void {
     const now = Date.now();
-    for (const text of payload.split(",")) {
+    const colon = payload.indexOf(":");
+    const mine = colon > 0 && payload.slice(0, colon) === this.origin;
+    for (const text of payload.slice(colon + 1).split(",")) {
       const due = Number(text);
-      if (!Number.isFinite(due)) continue;
+      if (!Number.isFinite(due) || (mine && due <= now)) continue;
       for (const listener of this.listeners) listener.onWake(Math.max(0, due - now));
     }
   }

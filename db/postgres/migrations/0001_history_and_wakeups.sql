@@ -6,9 +6,11 @@
 --
 -- Wake-ups: a statement that leaves tasks waiting (a submit, a retry, a replay, a requeue of a
 -- lost or handed-back task) also sends NOTIFY fila_wakeups with the times those tasks become
--- due (epoch ms, rounded up to 10 ms, soonest first, at most 20, comma-separated). NOTIFY is
--- delivered at commit and only then, so every instance that LISTENs hears of work exactly when
--- it can be claimed, without a message of its own (tasks/engine/pg_broker.ts).
+-- due (epoch ms, rounded up to 10 ms, soonest first, at most 20, comma-separated), after the
+-- writer's `fila.origin` setting and a colon (`<origin>:<due>,<due>…`): the instance that wrote
+-- them has claimed what it could already, and skips its own wake-ups for tasks due now. NOTIFY
+-- is delivered at commit and only then, so every instance that LISTENs hears of work exactly
+-- when it can be claimed, without a message of its own (tasks/engine/pg_broker.ts).
 --
 -- Both are statement-level triggers over transition tables: a batch of 1,000 submissions costs
 -- one INSERT … SELECT into task_events and one NOTIFY, not 1,000 trigger calls.
@@ -24,7 +26,8 @@ BEGIN
     ORDER BY at LIMIT 20
   ) soonest;
   IF due IS NOT NULL THEN
-    PERFORM pg_notify('fila_wakeups', due);
+    PERFORM pg_notify('fila_wakeups',
+      coalesce(current_setting('fila.origin', true), '') || ':' || due);
   END IF;
   RETURN NULL;
 END
@@ -49,7 +52,8 @@ BEGIN
       ORDER BY at LIMIT 20
     ) soonest;
     IF due IS NOT NULL THEN
-      PERFORM pg_notify('fila_wakeups', due);
+      PERFORM pg_notify('fila_wakeups',
+        coalesce(current_setting('fila.origin', true), '') || ':' || due);
     END IF;
   END IF;
   RETURN NULL;
