@@ -7,12 +7,13 @@
  * PostgreSQL goes through node-postgres, as Fila does; the same `?` placeholders
  * work there, and values come back as libSQL gives them (bigints as numbers, JSON
  * as text: the store sets pg's parsers so, for the whole process).
- * libSQL's clients are imported on first use: they load a native add-on, which a
- * child instance started with Deploy's limits (--deny-ffi) on PostgreSQL cannot.
+ * Each store's client is imported on first use: libSQL's loads a native add-on,
+ * which a child instance started with Deploy's limits (--deny-ffi) cannot, and
+ * neither should weigh on an instance (a bench's child) that never uses it.
  */
 import type { Client } from "@libsql/client";
 // @ts-types="npm:@types/pg@^8.23.1"
-import pg from "pg";
+import type pg from "pg";
 
 export interface SqlClient {
   /** Runs one statement with positional `?` arguments; rows as plain objects. */
@@ -42,16 +43,21 @@ export function openSql(url: string): SqlClient {
 }
 
 function openPostgres(url: string): SqlClient {
-  pg.types.setTypeParser(pg.types.builtins.INT8, Number);
-  pg.types.setTypeParser(pg.types.builtins.JSON, (text: string) => text);
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
-  pool.on("error", () => {}); // an idle connection lost (the server restarted): dropped
+  let opened: Promise<pg.Pool> | null = null;
+  const pool = () =>
+    opened ??= import("pg").then(({ default: pg }) => {
+      pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+      pg.types.setTypeParser(pg.types.builtins.JSON, (text: string) => text);
+      const pool = new pg.Pool({ connectionString: url, max: 2 });
+      pool.on("error", () => {}); // an idle connection lost (the server restarted): dropped
+      return pool;
+    });
   return {
     async query<T>(text: string, args: unknown[] = []) {
-      return (await pool.query(toDollarParams(text), args)).rows as T[];
+      return (await (await pool()).query(toDollarParams(text), args)).rows as T[];
     },
     async close() {
-      await pool.end();
+      if (opened) await (await opened).end();
     },
   };
 }
