@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { BROKER_NAMES } from "./tasks/engine/brokers.ts";
+import { parseCron } from "./tasks/cron_expression.ts";
 import { parseAllowList } from "./tasks/clients/outbound_fetch.ts";
 
 const DAY_MS = 86_400_000;
@@ -27,6 +28,11 @@ export const configSchema = z.object({
     message: "must start with file:, libsql:, http(s):, ws(s): or postgres(ql)://",
   }).default("file:./data/fila.db"),
   DATABASE_AUTH_TOKEN: z.string().optional(),
+  /**
+   * How long a write waits, in all, for a lock another process holds (waiting in
+   * JavaScript, the event loop free), before it fails with 503.
+   */
+  DATABASE_LOCK_WAIT_MS: int(0, 600_000).default(10_000),
   /** Path of the local Deno KV file; unset on Deno Deploy, where KV is built in. */
   KV_PATH: z.string().optional(),
   QUEUE_DRIVER: z.string().refine((v) => v === "auto" || BROKER_NAMES.includes(v), {
@@ -46,7 +52,13 @@ export const configSchema = z.object({
     .transform((s) => s.split(",").map((p) => p.trim().toUpperCase()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$/)).min(1)),
   QUOTES_API_URL: z.url().default("https://economia.awesomeapi.com.br/json/last/"),
-  QUOTES_CRON: z.string().default("* * * * *"),
+  QUOTES_CRON: z.string().default("* * * * *").superRefine((value, ctx) => {
+    try {
+      parseCron(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  }),
   /** How long one upstream call may take. */
   QUOTES_TIMEOUT_MS: int(100, 60_000).default(5_000),
   /**
@@ -64,6 +76,13 @@ export const configSchema = z.object({
   OUTBOUND_ALLOWED_HOSTS: allowList,
   /** The same setting under the name the `http` task type uses; both lists add up. */
   HTTP_TASK_ALLOWED_HOSTS: allowList,
+  /**
+   * The key `http` tasks sign their requests with (`Fila-Signature`), shared with the
+   * receivers and by every instance. Unset: requests go unsigned (a warning at start).
+   */
+  HTTP_TASK_SECRET: z.string().min(16, {
+    message: "must be at least 16 characters (e.g. the output of `openssl rand -hex 32`)",
+  }).optional(),
   CORS_ORIGINS: z.string().optional(),
   SMTP_URL: z.string().optional(),
   MAIL_FROM: z.string().default("Fila <fila@localhost>"),
@@ -99,6 +118,55 @@ export type Config = z.output<typeof configSchema>;
 
 /** Raised when the environment does not parse; the message names every bad variable. */
 export class ConfigError extends Error {}
+
+/** A start-up step that failed because of a setting: one line naming the variable. */
+export class StartupError extends Error {
+  constructor(readonly variable: string, message: string, options?: ErrorOptions) {
+    super(`${variable}: ${message}`, options);
+    this.name = "StartupError";
+  }
+}
+
+/** A URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][\w+.-]*:\/\/[^:/@]+):[^@/]*@/i, "$1:***@");
+}
+
+/**
+ * Runs a start-up step that depends on `variable` (whose value is `shown`):
+ * a failure becomes a StartupError naming it, with the reason and, for a
+ * permission Deno refused, the flag that grants it.
+ */
+export async function startStep<T>(
+  variable: string,
+  shown: string,
+  step: () => Promise<T> | T,
+): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw startupError(variable, shown, error);
+  }
+}
+
+/** `error` as the StartupError of the setting `variable` (whose value is `shown`). */
+export function startupError(variable: string, shown: string, error: unknown): StartupError {
+  return new StartupError(variable, `${shown}: ${describeFailure(error)}`, { cause: error });
+}
+
+function describeFailure(error: unknown): string {
+  // wrappers (drizzle's "Failed query: …") say less than what they wrap
+  let root = error;
+  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+  const message = root instanceof Error ? root.message.split("\n")[0] : String(root);
+  if (error instanceof Deno.errors.AddrInUse) return "the address is in use (another Fila?)";
+  if (error instanceof Deno.errors.AddrNotAvailable) return "no such address on this machine";
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    return `${message}. \`deno task start\` may write under ./data only (--allow-write=./data): ` +
+      "keep files there, or run with --allow-write=<their folder>";
+  }
+  return message;
+}
 
 /** Parses an environment (by default the process's) into a Config or throws ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {

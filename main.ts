@@ -11,19 +11,29 @@ import {
   jsonLinesFormatter,
   type Sink,
 } from "@logtape/logtape";
-import { type Config, loadConfig, resolveKvPath } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  redactUrl,
+  resolveKvPath,
+  startStep,
+  StartupError,
+  startupError,
+} from "./config.ts";
 import { openStore } from "./db/open_store.ts";
 import { createApp, type FilaApp } from "./routes/app.ts";
 import { dashboardRouter } from "./routes/dashboard/dashboard.ts";
 import type { HealthCheck } from "./routes/health.ts";
 import { FilaMetrics } from "./routes/metrics.ts";
 import { Mailer } from "./tasks/clients/mailer.ts";
-import { outboundFetch } from "./tasks/clients/outbound_fetch.ts";
+import { literalHostRefusal, outboundFetch } from "./tasks/clients/outbound_fetch.ts";
 import { QuotesService } from "./tasks/clients/quotes_service.ts";
 import { createBroker } from "./tasks/engine/brokers.ts";
 import { Engine } from "./tasks/engine/engine.ts";
 import type { TaskDefinition } from "./tasks/engine/task_definition.ts";
-import { registerMinuteCron, runMinuteJobs } from "./tasks/minute_jobs.ts";
+import { registerMinuteCron, Scheduler } from "./tasks/scheduler.ts";
+import { quoteRefreshSchedule } from "./tasks/types/refresh_quotes.ts";
 import type { TaskServices } from "./tasks/services.ts";
 import type { FilaStore } from "./tasks/stores.ts";
 import { taskTypes } from "./tasks/types/registry.ts";
@@ -36,6 +46,8 @@ export interface StartOptions {
   extraTaskTypes?: TaskDefinition[];
   /** Listen for HTTP (default: yes; ROLE=worker serves probes only). */
   serve?: boolean;
+  /** Services beyond Fila's own, for the extra task types (tests record what ran through one). */
+  extraServices?: Record<string, unknown>;
 }
 
 export interface FilaInstance {
@@ -44,6 +56,7 @@ export interface FilaInstance {
   store: FilaStore;
   kv: Deno.Kv;
   engine: Engine;
+  scheduler: Scheduler;
   quotes: QuotesService;
   app: FilaApp;
   /** The bound port, when serving. */
@@ -92,8 +105,21 @@ function makeInstanceId(): string {
 export async function startFila(config: Config, options: StartOptions = {}): Promise<FilaInstance> {
   const startedAt = Date.now();
   const instanceId = makeInstanceId();
-  const store = await openStore(config.DATABASE_URL, config.DATABASE_AUTH_TOKEN);
-  const kv = await Deno.openKv(resolveKvPath(config));
+  const store = await startStep(
+    "DATABASE_URL",
+    redactUrl(config.DATABASE_URL),
+    () =>
+      openStore(config.DATABASE_URL, {
+        authToken: config.DATABASE_AUTH_TOKEN,
+        lockWaitMs: config.DATABASE_LOCK_WAIT_MS,
+      }),
+  );
+  const kvPath = resolveKvPath(config);
+  const kv = await startStep("KV_PATH", kvPath ?? "Deno Deploy's KV", () => Deno.openKv(kvPath))
+    .catch(async (error) => {
+      await store.close();
+      throw error;
+    });
   const broker = createBroker(config.QUEUE_DRIVER, {
     kv,
     store: store.tasks,
@@ -119,12 +145,22 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     sales: store.sales,
     taskCounts: () => store.tasks.countByTypeAndStatus(),
     fetch: (url, init) => outboundFetch(url, init, { allowedHosts: config.OUTBOUND_ALLOWED_HOSTS }),
+    literalUrlRefusal: (url) => literalHostRefusal(url, config.OUTBOUND_ALLOWED_HOSTS),
+    httpTaskSecret: config.HTTP_TASK_SECRET ?? null,
+    ...options.extraServices,
   };
-  const metrics = new FilaMetrics(
-    (since) => engineRef.current!.counts(since),
+  if (runsWorkers && config.HTTP_TASK_SECRET === undefined) {
+    log.warn(
+      "HTTP_TASK_SECRET is not set: http tasks are sent without a Fila-Signature header, " +
+        "so receivers cannot tell Fila's requests from anyone else's",
+    );
+  }
+  const metrics = new FilaMetrics({
+    counts: (since) => engineRef.current!.counts(since),
+    followers: () => engineRef.current?.followers() ?? 0,
     quotes,
-    new Set(types.map((t) => t.type)),
-  );
+    typeNames: new Set(types.map((t) => t.type)),
+  });
   const engine = engineRef.current = new Engine({
     store: store.tasks,
     broker,
@@ -142,6 +178,11 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     retentionDays: config.TASK_RETENTION_DAYS,
     hooks: metrics.engineHooks(),
   });
+
+  const scheduler = new Scheduler(store.schedules, engine, [
+    quoteRefreshSchedule(config.QUOTES_CRON),
+  ]);
+  await startStep("QUOTES_CRON", config.QUOTES_CRON, () => scheduler.install());
 
   const healthChecks: HealthCheck[] = [
     {
@@ -187,6 +228,7 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
   ];
   const app = createApp({
     engine,
+    scheduler,
     quotes,
     mailer,
     healthChecks,
@@ -200,18 +242,22 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
     startedAt,
   });
 
-  engine.start();
-
   let server: Deno.HttpServer | null = null;
   // every role listens: a worker answers /health and /metrics only
-  const serve = options.serve ?? true;
-  if (serve) {
-    server = Deno.serve({
-      port: config.PORT,
-      hostname: config.HOST,
-      onListen: () => {},
-    }, app.fetch);
+  if (options.serve ?? true) {
+    try {
+      server = Deno.serve(
+        { port: config.PORT, hostname: config.HOST, onListen: () => {} },
+        app.fetch,
+      );
+    } catch (error) {
+      kv.close();
+      await store.close();
+      const variable = error instanceof Deno.errors.AddrInUse ? "PORT" : "HOST";
+      throw startupError(variable, `${config.HOST}:${config.PORT}`, error);
+    }
   }
+  engine.start();
   const port = server ? (server.addr as Deno.NetAddr).port : null;
   const url = server
     ? `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`
@@ -233,7 +279,15 @@ export async function startFila(config: Config, options: StartOptions = {}): Pro
       await store.close();
     })();
 
-  return { config, instanceId, store, kv, engine, quotes, app, port, url, stop };
+  return { config, instanceId, store, kv, engine, scheduler, quotes, app, port, url, stop };
+}
+
+/** Stops the process with one line saying what is wrong: no stack trace for a setting. */
+function exitWith(error: unknown): never {
+  const known = error instanceof ConfigError || error instanceof StartupError;
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(known ? `fila: ${message}` : `fila: could not start: ${message.split("\n")[0]}`);
+  Deno.exit(1);
 }
 
 if (import.meta.main) {
@@ -241,17 +295,20 @@ if (import.meta.main) {
   try {
     config = loadConfig();
   } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    Deno.exit(1);
+    exitWith(error);
   }
   await configureLogging(config);
   const running: { instance?: FilaInstance } = {};
   const cron = config.CRON_ENABLED && config.ROLE !== "api";
   // Deno.cron is registered at the top level, before serving, as Deno Deploy requires.
-  if (cron) registerMinuteCron(() => running.instance?.engine, config.QUOTES_CRON);
-  const instance = running.instance = await startFila(config);
-  // a newcomer should see a quote within seconds, not at the next minute
-  if (cron && !(await instance.quotes.newestUpdate())) await runMinuteJobs(instance.engine);
+  if (cron) registerMinuteCron(() => running.instance);
+  const instance = running.instance = await startFila(config).catch(exitWith);
+  if (cron) {
+    // a minute missed while every instance was down runs once, now
+    await instance.scheduler.tick();
+    // a newcomer should see a quote within seconds, not at the next minute
+    if (!(await instance.quotes.newestUpdate())) await instance.scheduler.trigger("refresh_quotes");
+  }
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {
       log.info("{signal}: stopping (grace {graceMs} ms)", {

@@ -6,6 +6,6 @@ import { loadConfig } from "../config.ts";
 import { openStore } from "./open_store.ts";
 
 const config = loadConfig();
-const store = await openStore(config.DATABASE_URL, config.DATABASE_AUTH_TOKEN);
+const store = await openStore(config.DATABASE_URL, { authToken: config.DATABASE_AUTH_TOKEN });
 await store.close();
 console.log(`migrations applied to ${config.DATABASE_URL}`);

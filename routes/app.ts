@@ -3,12 +3,13 @@
  * errors mapped in one place. Routes talk to the engine and the services only.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Engine } from "../tasks/engine/engine.ts";
 import type { Mailer } from "../tasks/clients/mailer.ts";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
+import type { Scheduler } from "../tasks/scheduler.ts";
+import { schedulesRouter } from "./schedules.ts";
 import { currencyRouter } from "./currency.ts";
 import { buildOpenApiDocument, docsRouter } from "./docs.ts";
 import type { AppEnv } from "./env.ts";
@@ -22,16 +23,18 @@ import { corsFor, requireToken, securityHeaders } from "./security.ts";
 import { shortcutsRouter } from "./shortcuts.ts";
 import { taskTypesRouter } from "./task_types.ts";
 import { tasksRouter } from "./tasks.ts";
+import { tasksBulkRouter } from "./tasks_bulk.ts";
 
 export interface AppDeps {
   engine: Engine;
+  scheduler: Scheduler;
   quotes: QuotesService;
   mailer: Mailer;
   healthChecks: HealthCheck[];
   metrics: FilaMetrics;
   apiToken?: string;
   /** The dashboard's router (built async at start-up: it reads its shell once). */
-  dashboard?: Hono;
+  dashboard?: OpenAPIHono<AppEnv>;
   /** ROLE=worker: serve /health and /metrics only. */
   probesOnly?: boolean;
   corsOrigins?: string;
@@ -62,12 +65,14 @@ export function createApp(deps: AppDeps) {
   api.route("/", metricsRouter(deps.metrics));
   // a worker-only instance answers probes and scrapes, nothing else
   if (!deps.probesOnly) {
+    api.route("/", tasksBulkRouter(deps.engine));
     api.route("/", tasksRouter(deps.engine));
     api.route("/", currencyRouter(deps.quotes));
     api.route("/", outboxRouter(deps.mailer));
     api.route("/", shortcutsRouter(deps.engine));
     api.route("/", queueRouter(deps.engine));
-    api.route("/", taskTypesRouter(deps.engine.taskTypes()));
+    api.route("/", taskTypesRouter(deps.engine));
+    api.route("/", schedulesRouter(deps.scheduler));
   }
 
   app.route("/", api);

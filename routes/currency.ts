@@ -6,7 +6,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { QuotesService } from "../tasks/clients/quotes_service.ts";
 import type { StoredQuote } from "../tasks/stores.ts";
 import { newRouter } from "./env.ts";
-import { ApiError, errorSchema, invalidField, jsonResponse as json } from "./errors.ts";
+import { ApiError, invalidField, jsonResponse as json } from "./errors.ts";
+import { failures, STORE_FAILURES } from "./openapi.ts";
 import { wholeNumber } from "./params.ts";
 import { cachedQuoteView, toQuoteView } from "./views.ts";
 
@@ -38,32 +39,41 @@ const pairQuery = z.object({
 const latestStoredRoute = createRoute({
   method: "get",
   path: "/currency",
+  operationId: "getQuote",
   tags: ["currency"],
   summary: "Latest stored quote of a pair",
   request: { query: pairQuery },
   responses: {
     200: json(quoteSchema, "The newest stored reading"),
-    400: json(errorSchema, "Unknown pair"),
-    404: json(errorSchema, "No quote stored yet (says why)"),
+    ...failures({
+      400: "Unknown pair (`error.details.pairs` lists the configured ones)",
+      404: "No quote stored yet (says why)",
+    }),
+    ...STORE_FAILURES,
   },
 });
 
 const fetchNowRoute = createRoute({
   method: "get",
   path: "/currency/latest",
+  operationId: "fetchLatestQuote",
   tags: ["currency"],
   summary: "Fetch every pair from the upstream now, store, and return the pair",
   request: { query: pairQuery },
   responses: {
     200: json(quoteSchema, "The reading just fetched"),
-    400: json(errorSchema, "Unknown pair"),
-    502: json(errorSchema, "The upstream failed; stored quotes are untouched"),
+    ...failures({
+      400: "Unknown pair (`error.details.pairs` lists the configured ones)",
+      502: "The upstream failed; stored quotes are untouched",
+    }),
+    ...STORE_FAILURES,
   },
 });
 
 const historyRoute = createRoute({
   method: "get",
   path: "/currency/history",
+  operationId: "listQuoteHistory",
   tags: ["currency"],
   summary: "Stored readings of a pair, newest first",
   request: {
@@ -75,19 +85,24 @@ const historyRoute = createRoute({
   },
   responses: {
     200: json(
-      z.object({ pair: z.string(), quotes: z.array(quoteSchema), count: z.number().int() }),
+      z.object({ pair: z.string(), quotes: z.array(quoteSchema), count: z.number().int() })
+        .openapi("QuoteHistory"),
       "Readings",
     ),
-    400: json(errorSchema, "Unknown pair or bad range"),
+    ...failures({ 400: "Unknown pair or bad range" }),
+    ...STORE_FAILURES,
   },
 });
 
 const pairsRoute = createRoute({
   method: "get",
   path: "/currency/pairs",
+  operationId: "listQuotePairs",
   tags: ["currency"],
   summary: "The configured pairs",
-  responses: { 200: json(z.object({ pairs: z.array(z.string()) }), "QUOTE_PAIRS") },
+  responses: {
+    200: json(z.object({ pairs: z.array(z.string()) }).openapi("QuotePairs"), "QUOTE_PAIRS"),
+  },
 });
 
 export function currencyRouter(quotes: QuotesService) {

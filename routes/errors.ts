@@ -17,6 +17,7 @@ import {
   TaskNotFoundError,
 } from "../tasks/engine/errors.ts";
 import { zodIssues } from "../tasks/engine/task_registry.ts";
+import { ScheduleError } from "../tasks/scheduler.ts";
 
 /** An error the API answers as it is: a status, a code and a message. */
 export class ApiError extends Error {
@@ -51,9 +52,13 @@ export const errorSchema = z.object({
   }),
 }).openapi("Error");
 
-/** An OpenAPI response entry: a JSON body of `schema`. */
-export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
-  return { content: { "application/json": { schema } }, description };
+/** An OpenAPI response entry: a JSON body of `schema`, and the headers it always carries. */
+export function jsonResponse<T extends z.ZodType, H extends z.ZodObject = never>(
+  schema: T,
+  description: string,
+  headers?: H,
+) {
+  return { content: { "application/json": { schema } }, description, ...(headers && { headers }) };
 }
 
 export function errorBody(code: string, message: string, details?: unknown) {
@@ -63,6 +68,19 @@ export function errorBody(code: string, message: string, details?: unknown) {
 const log = getLogger(["fila", "http"]);
 
 /** The app's one `onError`: known errors to their statuses, anything else to a bare 500. */
+/**
+ * Refuses a request without a JSON body on a route whose body is required. The
+ * validator reads a missing or non-JSON body as `{}`, which routes whose
+ * fields are all optional would otherwise take as an empty change.
+ */
+export function requireJsonBody(c: Context): void {
+  if (!(c.req.header("content-type") ?? "").includes("application/json")) {
+    throw new HTTPException(415, {
+      message: "send the body as JSON with Content-Type: application/json",
+    });
+  }
+}
+
 export function handleError(error: Error, c: Context) {
   if (error instanceof ApiError) {
     return c.json(errorBody(error.code, error.message, error.details), error.status);
@@ -75,6 +93,9 @@ export function handleError(error: Error, c: Context) {
   }
   if (error instanceof TaskNotFoundError) {
     return c.json(errorBody("not_found", error.message), 404);
+  }
+  if (error instanceof ScheduleError) {
+    return c.json(errorBody(error.kind, error.message), error.kind === "not_found" ? 404 : 409);
   }
   if (error instanceof TaskConflictError) {
     return c.json(errorBody("conflict", error.message, { status: error.status }), 409);
@@ -108,7 +129,10 @@ export function handleError(error: Error, c: Context) {
       : status === 401
       ? "unauthorized"
       : "bad_request";
-    return c.json(errorBody(code, error.message || "bad request"), status);
+    const message = error.message || "bad request";
+    // every 400 lists its problems; this one (malformed JSON) is the body's as a whole
+    const details = status === 400 ? { issues: [{ path: "", message }] } : undefined;
+    return c.json(errorBody(code, message, details), status);
   }
   log.error("unhandled error on {method} {path}: {error}", {
     method: c.req.method,

@@ -32,6 +32,7 @@ const healthSchema = z.object({
 const healthRoute = createRoute({
   method: "get",
   path: "/health",
+  operationId: "getHealth",
   tags: ["operations"],
   summary: "Liveness and readiness",
   responses: {

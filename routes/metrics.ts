@@ -18,6 +18,7 @@ const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", 
 
 export class FilaMetrics {
   readonly registry = new Registry();
+  private readonly typeNames: Set<string>;
   private readonly submitted = new Counter({
     name: "fila_tasks_submitted_total",
     help: "Tasks submitted, by type",
@@ -52,13 +53,47 @@ export class FilaMetrics {
     registers: [this.registry],
   });
 
-  /** `typeNames`: the registered task types; any other type is counted as `other`. */
-  constructor(
+  constructor(sources: {
     /** The engine's counts (shared with /queue/stats for a moment). */
-    counts: (since: number) => Promise<QueueCounts>,
-    quotes: QuotesService,
-    private readonly typeNames: Set<string>,
-  ) {
+    counts: (since: number) => Promise<QueueCounts>;
+    /** Live streams attached to this instance. */
+    followers: () => number;
+    quotes: QuotesService;
+    /** The registered task types; any other type is counted as `other`. */
+    typeNames: Set<string>;
+  }) {
+    const { counts, followers, quotes } = sources;
+    this.typeNames = sources.typeNames;
+    // the process's memory under the names prom-client's default metrics use, so the
+    // usual dashboards and alerts (e.g. resident memory growing) apply unchanged
+    const memory: [string, string, keyof Deno.MemoryUsage][] = [
+      ["process_resident_memory_bytes", "Resident memory size in bytes", "rss"],
+      ["nodejs_heap_size_total_bytes", "V8 heap size in bytes", "heapTotal"],
+      ["nodejs_heap_size_used_bytes", "V8 heap used in bytes", "heapUsed"],
+      [
+        "nodejs_external_memory_bytes",
+        "Memory of JavaScript objects held outside the V8 heap (ArrayBuffers, ...) in bytes",
+        "external",
+      ],
+    ];
+    for (const [name, help, field] of memory) {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(Deno.memoryUsage()[field]);
+        },
+      });
+    }
+    new Gauge({
+      name: "fila_live_streams",
+      help: "Live task streams (GET /tasks/:id/events) open on this instance",
+      registers: [this.registry],
+      collect() {
+        this.set(followers());
+      },
+    });
     new Gauge({
       name: "fila_queue_depth",
       help: "Waiting and running tasks, by status and priority (read at scrape)",
@@ -138,6 +173,7 @@ export class FilaMetrics {
 const metricsRoute = createRoute({
   method: "get",
   path: "/metrics",
+  operationId: "getMetrics",
   tags: ["operations"],
   summary: "Prometheus metrics",
   responses: {

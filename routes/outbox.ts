@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Mailer } from "../tasks/clients/mailer.ts";
 import { newRouter } from "./env.ts";
-import { errorSchema } from "./errors.ts";
+import { failures, STORE_FAILURES } from "./openapi.ts";
 import { wholeNumber } from "./params.ts";
 import { toMailView } from "./views.ts";
 
@@ -23,6 +23,7 @@ const mailSchema = z.object({
 const listRoute = createRoute({
   method: "get",
   path: "/outbox",
+  operationId: "listOutbox",
   tags: ["mail"],
   summary: "Mail kept in the outbox (no SMTP_URL set), newest first",
   request: {
@@ -39,12 +40,13 @@ const listRoute = createRoute({
             messages: z.array(mailSchema),
             count: z.number().int(),
             total: z.number().int(),
-          }),
+          }).openapi("OutboxPage"),
         },
       },
       description: "A page of mail",
     },
-    400: { content: { "application/json": { schema: errorSchema } }, description: "Bad paging" },
+    ...failures({ 400: "Bad paging" }),
+    ...STORE_FAILURES,
   },
 });
 

@@ -8,6 +8,7 @@ import {
   WAITING_STATUSES,
 } from "../tasks/engine/model.ts";
 import { newRouter } from "./env.ts";
+import { STORE_FAILURES } from "./openapi.ts";
 
 const statsSchema = z.object({
   generated_at: z.string(),
@@ -42,10 +43,12 @@ const statsSchema = z.object({
 const statsRoute = createRoute({
   method: "get",
   path: "/queue/stats",
+  operationId: "getQueueStats",
   tags: ["operations"],
   summary: "Queue statistics: counts, oldest waiting task, throughput, instances",
   responses: {
     200: { content: { "application/json": { schema: statsSchema } }, description: "Statistics" },
+    ...STORE_FAILURES,
   },
 });
 

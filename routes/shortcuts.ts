@@ -9,7 +9,8 @@ import { MAX_GENERATED_ROWS } from "../tasks/types/process_csv.ts";
 import { REPORT_TYPES } from "../tasks/types/send_report.ts";
 import { filenameSchema, monthSchema } from "../tasks/types/patterns.ts";
 import { type AppEnv, newRouter } from "./env.ts";
-import { errorSchema } from "./errors.ts";
+import { jsonResponse } from "./errors.ts";
+import { failures, LOCATION, STORE_FAILURES } from "./openapi.ts";
 import { anyCaseWord, wholeNumber } from "./params.ts";
 import { mountOf } from "./tasks.ts";
 
@@ -23,13 +24,15 @@ const acceptedSchema = z.object({
 }).openapi("ShortcutAccepted");
 
 const responses = {
-  202: { content: { "application/json": { schema: acceptedSchema } }, description: "Task created" },
-  400: { content: { "application/json": { schema: errorSchema } }, description: "Bad parameters" },
+  202: jsonResponse(acceptedSchema, "Task created", z.object({ Location: LOCATION })),
+  ...failures({ 400: "Bad parameters" }),
+  ...STORE_FAILURES,
 };
 
 const processCsvRoute = createRoute({
   method: "post",
   path: "/process-csv",
+  operationId: "processCsv",
   tags: ["shortcuts"],
   summary: "Process a generated sales file (creates a process_csv task)",
   request: {
@@ -47,6 +50,7 @@ const processCsvRoute = createRoute({
 const aggregateRoute = createRoute({
   method: "post",
   path: "/aggregate",
+  operationId: "aggregateSales",
   tags: ["shortcuts"],
   summary: "Aggregate a region's sales in a month (creates an aggregate task)",
   request: {
@@ -61,6 +65,7 @@ const aggregateRoute = createRoute({
 const sendReportRoute = createRoute({
   method: "post",
   path: "/send-report",
+  operationId: "sendReport",
   tags: ["shortcuts"],
   summary: "Build a report and mail it (creates a send_report task)",
   request: {

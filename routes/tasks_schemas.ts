@@ -20,6 +20,7 @@ export const prioritySchema = anyCaseWord(PRIORITIES, "priority").openapi({
  */
 export const STATUS_ALIASES: Record<string, readonly TaskStatus[]> = {
   pending: ["scheduled", "queued"],
+  "waiting-children": ["blocked"],
   new: ["scheduled", "queued"],
   waiting: ["scheduled", "queued"],
   delayed: ["scheduled"],
@@ -76,6 +77,19 @@ export const taskSubmitSchema = z.object({
     description:
       "Submitting the same key again returns the first task (header `Idempotency-Key` works too).",
   }),
+  depends_on: z.array(
+    z.union([
+      z.string().min(1).max(100),
+      z.number().int().min(0).max(999).openapi({
+        description: "In a batch: the index of an earlier item",
+      }),
+    ]),
+  ).max(100).optional().openapi({
+    description: "Tasks to wait for (ids; in a batch also indexes of earlier items): the task " +
+      "is `blocked` until they all succeed, and cancelled if one fails for good or is cancelled. " +
+      "Their results reach its run as `ctx.dependencies`.",
+    example: [],
+  }),
   result_ttl_s: z.number().int().min(0).max(31_536_000).optional().openapi({
     description:
       "Delete the task this many seconds after it ends (RQ's result_ttl); without it, ended " +
@@ -116,7 +130,17 @@ export const taskSchema = z.object({
   expires_at: z.string().nullable().openapi({
     description: "When an ended task with result_ttl_s will be deleted",
   }),
+  dependency_count: z.number().int().openapi({ description: "How many tasks it waits for" }),
 }).openapi("Task");
+
+const linkSchema = z.object({ id: z.string(), status: z.enum(TASK_STATUSES) });
+
+/** GET /tasks/{id}: the task, with the tasks it waits for and those waiting for it. */
+export const taskDetailSchema = taskSchema.extend({
+  depends_on: z.array(linkSchema),
+  dependents: z.array(linkSchema),
+}).openapi("TaskDetail");
+export const taskBatchSchema = z.object({ tasks: z.array(taskSchema) }).openapi("TaskBatch");
 
 export const taskListSchema = z.object({
   tasks: z.array(taskSchema),
@@ -153,3 +177,37 @@ export const listQuerySchema = z.object({
 export const idParamSchema = z.object({
   id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }),
 });
+
+/**
+ * One frame of `GET /tasks/{id}/events`, as OpenAPI 3.2's `itemSchema` describes
+ * Server-Sent Events: `event: task` frames carry a TaskEvent (their id is its
+ * number), the last frame, `event: end`, the ended Task. `data` is JSON text;
+ * `contentSchema` says what it parses to.
+ */
+export const taskStreamFrameSchema = {
+  oneOf: [
+    frame("task", "TaskEvent", { id: { type: "string", pattern: "^[0-9]+$" } }),
+    frame("end", "Task", {}),
+  ],
+};
+
+/** One kind of frame: its `event` name, the component its `data` parses to, other fields. */
+function frame(
+  event: string,
+  component: string,
+  more: Record<string, { type: "string"; pattern: string }>,
+) {
+  return {
+    type: "object" as const,
+    required: ["event", ...Object.keys(more), "data"],
+    properties: {
+      event: { const: event },
+      ...more,
+      data: {
+        type: "string" as const,
+        contentMediaType: "application/json",
+        contentSchema: { $ref: `#/components/schemas/${component}` },
+      },
+    },
+  };
+}

@@ -47,6 +47,7 @@ export function toTaskView(task: TaskRecord) {
     started_at: iso(task.startedAt),
     finished_at: iso(task.finishedAt),
     expires_at: iso(task.expiresAt),
+    dependency_count: task.dependencyCount,
   };
 }
 export type TaskView = ReturnType<typeof toTaskView>;

@@ -18,6 +18,13 @@ export interface TaskServices {
    * allow-list (OUTBOUND_ALLOWED_HOSTS) names the host.
    */
   fetch(url: string, init?: OutboundInit): Promise<Response>;
+  /**
+   * Why `fetch` would refuse `url` whatever DNS says (an IP literal that is not
+   * public and not allow-listed), or null; for refusing such a URL at submit time.
+   */
+  literalUrlRefusal(url: string): string | null;
+  /** The key `http` tasks sign their requests with (HTTP_TASK_SECRET); null: unsigned. */
+  httpTaskSecret: string | null;
   /** Task counts per (type, status), for the tasks report. */
   taskCounts(): Promise<{ type: string; status: string; n: number }[]>;
 }

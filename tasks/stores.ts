@@ -98,6 +98,37 @@ export interface SalesStore {
   coverage(): Promise<{ regions: string[]; months: string[] }>;
 }
 
+/** A recurring schedule as stored. */
+export interface Schedule {
+  name: string;
+  cron: string;
+  timezone: string;
+  type: string;
+  payload: unknown;
+  /** A priority rank, or null for the type's default. */
+  priority: number | null;
+  maxAttempts: number | null;
+  paused: boolean;
+  builtin: boolean;
+  /** The tick (epoch ms of its minute) it last ran for, and the task it submitted. */
+  lastRunAt: number | null;
+  lastTaskId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ScheduleStore {
+  list(): Promise<Schedule[]>;
+  get(name: string): Promise<Schedule | undefined>;
+  /** Creates or replaces (keeping created_at and the last run). */
+  put(schedule: Omit<Schedule, "lastRunAt" | "lastTaskId">): Promise<Schedule>;
+  /** false when there was none. */
+  delete(name: string): Promise<boolean>;
+  setPaused(name: string, paused: boolean, now: number): Promise<Schedule | undefined>;
+  /** Records a run for tick `at` unless a later one is recorded already. */
+  markRun(name: string, at: number, taskId: string): Promise<void>;
+}
+
 /** One database's stores, built by `db/open_store.ts`. */
 export interface FilaStore {
   /** `libsql-file`, `libsql-remote` or `postgres`. */
@@ -106,6 +137,7 @@ export interface FilaStore {
   readonly quotes: QuoteStore;
   readonly outbox: OutboxStore;
   readonly sales: SalesStore;
+  readonly schedules: ScheduleStore;
   /** Background upkeep the store runs itself (libSQL files: WAL checkpoints), by name, for /health. */
   readonly upkeep: Record<string, () => { ok: boolean; error?: string }>;
   close(): Promise<void>;

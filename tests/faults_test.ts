@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startTestFila, storeCombos } from "./support/harness.ts";
-import { runMinuteJobs } from "../tasks/minute_jobs.ts";
+import { runMinute } from "../tasks/scheduler.ts";
 
 Deno.test("faults: with the database write-locked by another process for 2 s, a submit waits and succeeds", async () => {
   const fila = await startTestFila();
@@ -47,7 +47,7 @@ Deno.test("db driver: the minute cron drains ready work by itself (Deno Deploy k
       20,
       "something ran them before the cron",
     );
-    await runMinuteJobs(fila.instance.engine, new Date("2026-11-22T13:00:00Z"), 10_000);
+    await runMinute(fila.instance.scheduler, fila.instance.engine, new Date(), 10_000);
     for (const task of body.tasks) {
       const done = (await fila.get(`/tasks/${task.id}`)).body;
       assert.equal(done.status, "succeeded");

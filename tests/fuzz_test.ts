@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import { fc } from "./support/deps.ts";
 import { startTestFila } from "./support/harness.ts";
 import { startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
 

@@ -4,6 +4,7 @@ import {
   clientFor,
   comboEnv,
   databaseUrl,
+  nextMinute,
   spawnFila,
   storeCombos,
 } from "./support/harness.ts";
@@ -15,7 +16,7 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
   Deno.test(`[${combo.name}] many instances: 3,000 tasks over 3 instances, one SIGKILLed, one SIGTERMed — all done, once per attempt, one refresh per tick`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "fila-multi-" });
     const upstream = startFakeAwesomeApi();
-    const tick = "2026-11-22T12:34:00.000Z";
+    const tick = nextMinute().toISOString();
     const env = {
       ...await comboEnv(combo, dir),
       LEASE_MS: "2000",
@@ -53,8 +54,8 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
       for (let i = 0; i < 500; i++) {
         const started = await count(
           `SELECT count(*) AS n FROM tasks t JOIN test_executions e
-           ON e.task_id = t.id AND e.attempt = t.attempts AND e.pid = ?
-         WHERE t.status = 'running' AND t.worker_id LIKE ?`,
+             ON e.task_id = t.id AND e.attempt = t.attempts AND e.pid = ?
+           WHERE t.status = 'running' AND t.worker_id LIKE ?`,
           [victim.pid, `%-${victim.pid}-%`],
         ).catch(() => 0); // test_executions may not exist yet
         if (started > 0) break;
@@ -84,7 +85,7 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
       assert.equal(done, 3_000, "not every task finished");
       const twice = await db.query(
         `SELECT task_id, attempt, count(*) AS n FROM test_executions GROUP BY task_id, attempt
-       HAVING count(*) > 1`,
+         HAVING count(*) > 1`,
       );
       assert.equal(
         twice.length,
@@ -93,14 +94,14 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
       );
       const rescued = await count(
         `SELECT count(DISTINCT e.task_id) AS n FROM test_executions e JOIN tasks t ON t.id = e.task_id
-       WHERE e.pid = ? AND t.worker_id NOT LIKE ?`,
+         WHERE e.pid = ? AND t.worker_id NOT LIKE ?`,
         [victim.pid, `%-${victim.pid}-%`],
       );
       assert.ok(rescued > 0, "no task of the killed instance was finished by another");
       assert.equal(await count("SELECT count(DISTINCT task_id) AS n FROM test_executions"), 3_000);
       const refreshes = await count(
         "SELECT count(*) AS n FROM tasks WHERE type = 'refresh_quotes' AND idempotency_key = ?",
-        [`refresh_quotes:${tick.slice(0, 16)}Z`],
+        [`schedule:refresh_quotes:${tick.slice(0, 16)}Z`],
       );
       assert.equal(refreshes, 1, "one refresh per tick across instances");
     } finally {

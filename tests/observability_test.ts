@@ -1,46 +1,8 @@
 import assert from "node:assert/strict";
-import { validate } from "@readme/openapi-parser";
 import type { LogRecord } from "@logtape/logtape";
 import { loadConfig } from "../config.ts";
 import { configureLogging } from "../main.ts";
-import { type Json, startTestFila, storeCombos } from "./support/harness.ts";
-
-Deno.test("openapi: the document is valid OpenAPI and documents every route the app serves", async () => {
-  const fila = await startTestFila({ env: { ROLE: "api" } });
-  try {
-    const { status, body: doc } = await fila.get("/openapi.json");
-    assert.equal(status, 200);
-    const result = await validate(structuredClone(doc));
-    assert.ok(result.valid, JSON.stringify(result).slice(0, 1500));
-    const documented = new Set<string>();
-    for (
-      const [path, item] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)
-    ) {
-      for (const method of Object.keys(item)) documented.add(`${method.toUpperCase()} ${path}`);
-    }
-    const undocumented = fila.instance.app.routes
-      .filter((r) => r.method !== "ALL" && !r.path.startsWith("/api/v1"))
-      // the description itself, and the dashboard's page and static files, are not API
-      .filter((r) =>
-        !["/openapi.json", "/docs", "/docs/assets/:file", "/", "/dashboard/assets/:file"].includes(
-          r.path,
-        )
-      )
-      .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`)
-      .filter((route) => !documented.has(route));
-    assert.deepEqual(undocumented, []);
-    assert.ok(
-      documented.has("POST /tasks") && documented.has("GET /currency") &&
-        documented.has("GET /queue/stats"),
-    );
-    const variants = doc.components.schemas.TaskSubmitByType.oneOf.map((v: Json) =>
-      v.properties.type.const
-    );
-    assert.deepEqual(variants.sort(), fila.instance.engine.taskTypes().map((t) => t.type).sort());
-  } finally {
-    await fila.stop();
-  }
-});
+import { startTestFila, storeCombos } from "./support/harness.ts";
 
 Deno.test("docs: /docs serves Swagger UI from this app, pointing at /openapi.json", async () => {
   const fila = await startTestFila({ env: { ROLE: "api" } });
@@ -81,8 +43,14 @@ for (const { store, driver, name } of storeCombos("libsql/kv", "postgres/pg")) {
         }],
       });
       await fila.waitForTask(blocker.body.id, (t) => t.status === "running");
-      const during = (await fila.get("/queue/stats")).body;
-      assert.equal(during.counts.by_status.scheduled, 1);
+      // counts that took long are reused a while (engine.ts, COUNTS_REUSE_FACTOR): on a busy
+      // machine the first, `before`, may still be served; wait for fresh ones
+      let during = (await fila.get("/queue/stats")).body;
+      for (let i = 0; i < 100 && during.counts.by_type.sum !== 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        during = (await fila.get("/queue/stats")).body;
+      }
+      assert.equal(during.counts.by_status.scheduled, 1, JSON.stringify(during.counts));
       assert.equal(during.counts.by_status.running + during.counts.by_status.succeeded, 2);
       assert.equal(during.counts.by_type.sum, 2);
       assert.equal(during.instances[0].in_flight >= 1, true);

@@ -1,34 +1,27 @@
 import assert from "node:assert/strict";
 import {
   type Json,
+  nextMinute,
+  refreshTick,
   startTestFila,
   type StoreCombo,
   storeCombos,
   type TestFila,
 } from "./support/harness.ts";
-import { RECENT_READING_SECONDS as T0, startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
-import { refreshQuotesTick } from "../tasks/minute_jobs.ts";
+import {
+  RECENT_READING_SECONDS as T0,
+  startFakeAwesomeApi,
+  startWithFakeUpstream,
+  TEST_PAIRS,
+} from "./support/fake_awesomeapi.ts";
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from "../tasks/clients/quotes_client.ts";
 import { toQuoteView } from "../routes/views.ts";
 
-const PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
+const PAIRS = TEST_PAIRS;
 const HOUR_MS = 3_600_000;
 
-async function setup(env: Record<string, string> = {}, combo?: StoreCombo) {
-  const upstream = startFakeAwesomeApi();
-  const fila = await startTestFila({
-    store: combo?.store,
-    driver: combo?.driver,
-    env: { QUOTES_API_URL: upstream.url, QUOTE_PAIRS: PAIRS, QUOTES_TIMEOUT_MS: "3000", ...env },
-  });
-  return {
-    upstream,
-    fila,
-    async stop() {
-      await fila.stop();
-      await upstream.close();
-    },
-  };
+function setup(env: Record<string, string> = {}, combo?: StoreCombo) {
+  return startWithFakeUpstream({ QUOTES_TIMEOUT_MS: "3000", ...env }, combo);
 }
 
 /** Waits until a task has stopped running: final, or waiting for a retry. */
@@ -66,7 +59,7 @@ Deno.test("quotes: readings dated in the future (9000000000000, milliseconds) ar
     upstream.setReading("USD-BRL", { timestamp: "9000000000000" });
     upstream.setReading("BTC-BRL", { timestamp: Date.now() });
     upstream.setReading("EUR-BRL", { bid: 6.1, ask: 6.2, timestamp: T0 + 60 });
-    const { id } = await refreshQuotesTick(fila.instance.engine);
+    const { id } = (await refreshTick(fila.instance))!;
     const failed = await settled(fila, id);
     assert.equal(failed.status, "failed", JSON.stringify(failed));
     assert.equal(failed.attempts, 1, "the same answer is not asked for again at once");
@@ -186,7 +179,7 @@ Deno.test("quotes: a 429 with Retry-After 999999999 ends the tick's refresh; lat
     upstream.mode = "rate_limited";
     upstream.retryAfterSeconds = 999_999_999;
     const before = Date.now();
-    const first = await refreshQuotesTick(fila.instance.engine, new Date());
+    const first = (await refreshTick(fila.instance))!;
     const ended = await settled(fila, first.id);
     assert.equal(ended.status, "failed", `not left retrying until 2058: ${JSON.stringify(ended)}`);
     assert.equal(ended.attempts, 1);
@@ -196,7 +189,7 @@ Deno.test("quotes: a 429 with Retry-After 999999999 ends the tick's refresh; lat
     assert.equal(upstream.requests, 1);
 
     // the next tick knows: it does not call, and ends at once with the reason
-    const next = await refreshQuotesTick(fila.instance.engine, new Date(Date.now() + 60_000));
+    const next = (await refreshTick(fila.instance, nextMinute(Date.now() + 60_000)))!;
     const skipped = await settled(fila, next.id);
     assert.equal(skipped.status, "succeeded", JSON.stringify(skipped));
     assert.equal(skipped.result.skipped, "upstream_wait");
@@ -223,19 +216,24 @@ Deno.test("quotes: a 429 with Retry-After 999999999 ends the tick's refresh; lat
   }
 });
 
-for (const { store, driver, name } of storeCombos("libsql/kv", "postgres/pg")) {
-  Deno.test(`[${name}] quotes: a cron refresh more than two minutes old ends as superseded without calling the upstream`, async () => {
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
+  Deno.test(`[${combo.name}] quotes: a cron refresh more than two minutes old ends as superseded without calling the upstream`, async () => {
     const upstream = startFakeAwesomeApi();
     const dir = await Deno.makeTempDir({ prefix: "fila-superseded-" });
     const env = { QUOTES_API_URL: upstream.url, QUOTE_PAIRS: PAIRS };
     // an API-only instance submits the tick; nothing runs it until a worker starts
-    const api = await startTestFila({ store, driver, dir, env: { ...env, ROLE: "api" } });
+    const api = await startTestFila({
+      store: combo.store,
+      driver: combo.driver,
+      dir,
+      env: { ...env, ROLE: "api" },
+    });
     let worker: TestFila | undefined;
     try {
-      const { id } = await refreshQuotesTick(api.instance.engine, new Date());
+      const { id } = (await refreshTick(api.instance))!;
       // it waited three minutes for a worker
       await api.sql.query("UPDATE tasks SET created_at = created_at - 180000 WHERE id = ?", [id]);
-      worker = await startTestFila({ store, driver, dir, env });
+      worker = await startTestFila({ store: combo.store, driver: combo.driver, dir, env });
       const done = await worker.waitForTask(id);
       assert.equal(done.status, "succeeded", JSON.stringify(done));
       assert.equal(done.result.skipped, "superseded");
@@ -243,7 +241,7 @@ for (const { store, driver, name } of storeCombos("libsql/kv", "postgres/pg")) {
       assert.equal(upstream.requests, 0);
 
       // a fresh tick still refreshes
-      const fresh = await refreshQuotesTick(worker.instance.engine, new Date(Date.now() + 60_000));
+      const fresh = (await refreshTick(worker.instance, nextMinute(Date.now() + 60_000)))!;
       const stored = await worker.waitForTask(fresh.id);
       assert.equal(stored.status, "succeeded");
       assert.equal(stored.result.stored, 3);

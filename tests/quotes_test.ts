@@ -1,25 +1,22 @@
 import assert from "node:assert/strict";
-import { startTestFila, type StoreCombo, storeCombos } from "./support/harness.ts";
-import { RECENT_READING_SECONDS as T0, startFakeAwesomeApi } from "./support/fake_awesomeapi.ts";
-import { refreshQuotesTick } from "../tasks/minute_jobs.ts";
+import {
+  nextMinute,
+  refreshTick,
+  startTestFila,
+  type StoreCombo,
+  storeCombos,
+} from "./support/harness.ts";
+import {
+  RECENT_READING_SECONDS as T0,
+  startFakeAwesomeApi,
+  startWithFakeUpstream,
+  TEST_PAIRS,
+} from "./support/fake_awesomeapi.ts";
 
-const PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
+const PAIRS = TEST_PAIRS;
 
-async function setup(combo: StoreCombo, env: Record<string, string> = {}) {
-  const upstream = startFakeAwesomeApi();
-  const fila = await startTestFila({
-    store: combo.store,
-    driver: combo.driver,
-    env: { QUOTES_API_URL: upstream.url, QUOTE_PAIRS: PAIRS, QUOTES_TIMEOUT_MS: "300", ...env },
-  });
-  return {
-    upstream,
-    fila,
-    async stop() {
-      await fila.stop();
-      await upstream.close();
-    },
-  };
+function setup(combo: StoreCombo, env: Record<string, string> = {}) {
+  return startWithFakeUpstream({ QUOTES_TIMEOUT_MS: "300", ...env }, combo);
 }
 
 for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
@@ -32,11 +29,14 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
 
       upstream.setReading("USD-BRL", { bid: 5.1234, ask: 5.1244, timestamp: T0 + 123 });
       upstream.setReading("BTC-BRL", { bid: 612_345.5, ask: 612_400, timestamp: T0 + 100 });
-      const tick = new Date("2026-11-22T10:15:30Z");
-      const { id } = await refreshQuotesTick(fila.instance.engine, tick);
+      const tick = nextMinute();
+      const { id } = await refreshTick(fila.instance, tick).then((r) => r!);
       const task = await fila.waitForTask(id);
       assert.equal(task.status, "succeeded", JSON.stringify(task));
-      assert.equal(task.idempotency_key, "refresh_quotes:2026-11-22T10:15Z");
+      assert.equal(
+        task.idempotency_key,
+        `schedule:refresh_quotes:${tick.toISOString().slice(0, 16)}Z`,
+      );
 
       const usd = await fila.get("/currency");
       assert.equal(usd.status, 200);
@@ -80,7 +80,9 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
       await stop();
     }
   });
+}
 
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
   Deno.test(`[${combo.name}] quotes: unknown pairs and bad ranges are 400s naming the configured pairs`, async () => {
     const { fila, stop } = await setup(combo);
     try {
@@ -101,7 +103,9 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
       await stop();
     }
   });
+}
 
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
   Deno.test(`[${combo.name}] cron: the same tick twice, on one instance or two sharing files, makes one refresh task`, async () => {
     const upstream = startFakeAwesomeApi();
     const dir = await Deno.makeTempDir({ prefix: "fila-cron-" });
@@ -109,15 +113,17 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
     const a = await startTestFila({ store: combo.store, driver: combo.driver, dir, env });
     const b = await startTestFila({ store: combo.store, driver: combo.driver, dir, env });
     try {
-      const tick = new Date("2026-11-22T11:00:00Z");
-      const results = await Promise.all([
-        refreshQuotesTick(a.instance.engine, tick),
-        refreshQuotesTick(a.instance.engine, tick),
-        refreshQuotesTick(b.instance.engine, tick),
-      ]);
+      const tick = nextMinute();
+      // (a tick that finds the minute already run submits nothing)
+      const results = (await Promise.all([
+        refreshTick(a.instance, tick),
+        refreshTick(a.instance, tick),
+        refreshTick(b.instance, tick),
+      ])).filter((r) => r !== null);
       assert.equal(new Set(results.map((r) => r.id)).size, 1);
       assert.equal(results.filter((r) => r.created).length, 1);
-      const next = await refreshQuotesTick(b.instance.engine, new Date("2026-11-22T11:01:00Z"));
+      assert.equal(await refreshTick(b.instance, tick), null);
+      const next = (await refreshTick(b.instance, nextMinute(tick.getTime())))!;
       assert.notEqual(next.id, results[0].id);
       const list = await a.get("/tasks?type=refresh_quotes");
       assert.equal(list.body.total, 2);
@@ -129,9 +135,12 @@ for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
       await Deno.remove(dir, { recursive: true });
     }
   });
+}
 
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
   Deno.test(`[${combo.name}] quotes: upstream faults retry with backoff, /currency/latest says why with 502, stored quote still served`, async () => {
-    const { upstream, fila, stop } = await setup(combo, { RETRY_BASE_MS: "100" });
+    // backoff from 300 ms: on a busy machine, the health check below must fit before the last attempt
+    const { upstream, fila, stop } = await setup(combo, { RETRY_BASE_MS: "300" });
     try {
       await fila.get("/currency/latest");
       const stored = (await fila.get("/currency")).body;

@@ -1,5 +1,5 @@
 /** QuoteStore, OutboxStore and SalesStore on libSQL. */
-import { and, count, desc, eq, gte, like, lt, lte, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, isNull, like, lt, lte, or, sql } from "drizzle-orm";
 import type {
   NewMail,
   OutboxStore,
@@ -7,12 +7,14 @@ import type {
   QuoteStore,
   Sale,
   SalesStore,
+  Schedule,
+  ScheduleStore,
   StoredMail,
   StoredQuote,
 } from "../../tasks/stores.ts";
 import { guarded } from "../store_errors.ts";
 import type { Database } from "./connect.ts";
-import { outbox, quotes, sales } from "./schema.ts";
+import { outbox, quotes, sales, schedules } from "./schema.ts";
 
 export class LibsqlQuoteStore implements QuoteStore {
   constructor(private readonly db: Database) {}
@@ -146,6 +148,56 @@ export class LibsqlSalesStore implements SalesStore {
           .orderBy(sql`1`),
       ]);
       return { regions: regions.map((r) => r.region), months: months.map((m) => m.month) };
+    });
+  }
+}
+
+export class LibsqlScheduleStore implements ScheduleStore {
+  constructor(private readonly db: Database) {}
+
+  list(): Promise<Schedule[]> {
+    return guarded(() => this.db.select().from(schedules).orderBy(schedules.name));
+  }
+
+  get(name: string): Promise<Schedule | undefined> {
+    return guarded(async () => {
+      const [row] = await this.db.select().from(schedules).where(eq(schedules.name, name)).limit(1);
+      return row;
+    });
+  }
+
+  put(schedule: Omit<Schedule, "lastRunAt" | "lastTaskId">): Promise<Schedule> {
+    return guarded(async () => {
+      const { name: _name, createdAt: _created, ...changes } = schedule;
+      // no RETURNING: a row read through the driver's iterator leaks native memory (LocalClient)
+      await this.db.insert(schedules).values(schedule).onConflictDoUpdate({
+        target: schedules.name,
+        set: changes,
+      });
+      return (await this.get(schedule.name))!;
+    });
+  }
+
+  delete(name: string): Promise<boolean> {
+    return guarded(async () =>
+      (await this.db.delete(schedules).where(eq(schedules.name, name)).returning()).length > 0
+    );
+  }
+
+  setPaused(name: string, paused: boolean, now: number): Promise<Schedule | undefined> {
+    return guarded(async () => {
+      await this.db.update(schedules).set({ paused, updatedAt: now })
+        .where(eq(schedules.name, name));
+      return await this.get(name);
+    });
+  }
+
+  markRun(name: string, at: number, taskId: string): Promise<void> {
+    return guarded(async () => {
+      await this.db.update(schedules).set({ lastRunAt: at, lastTaskId: taskId }).where(and(
+        eq(schedules.name, name),
+        or(isNull(schedules.lastRunAt), lte(schedules.lastRunAt, at)),
+      ));
     });
   }
 }

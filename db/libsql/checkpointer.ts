@@ -15,15 +15,22 @@
  *
  * PASSIVE copies what it can without waiting for or blocking anyone. But a busy
  * writer always starts its transaction on a WAL with a few new frames, so it
- * never rewinds the WAL to its start and the file grows; once the WAL is past
- * RESTART_AT_FRAMES a RESTART checkpoint (right after a PASSIVE one, so little is
- * left to copy) holds off writers for a moment and lets the next one start the
- * WAL over. While it runs, the serving connection's calls wait for it in
+ * never rewinds the WAL to its start and the file grows; once the WAL file is past
+ * RESTART_AT_FRAMES frames a TRUNCATE checkpoint (a RESTART that also empties the
+ * file; right after a PASSIVE one, so little is left to copy) holds off writers
+ * for a moment and lets the next one start the WAL over. While it runs, the
+ * serving connection's calls wait for it in
  * JavaScript (LocalClient.exclusive): a write that met the RESTART inside SQLite
  * would sleep in SQLite's busy handler (1, 2, 5 ms…) on the event loop, and those
  * 8–16 ms stalls were the tail of `POST /tasks`. If the checkpoint connection
  * cannot be opened, automatic checkpoints stay on, so the WAL cannot grow
  * without bound.
+ *
+ * Checkpoints run with `exec`, which returns no rows: reading the pragma's row
+ * (`all()`) made the driver create a native handle per call, and Deno never frees
+ * part of each one, ~55 bytes five times a second even while idle (issue #20).
+ * Without that row, the WAL file's size tells when to truncate it, which is why
+ * TRUNCATE replaced RESTART (after a RESTART the file keeps its size).
  */
 import { getLogger } from "@logtape/logtape";
 import AsyncDatabase from "libsql/promise";
@@ -33,12 +40,11 @@ const log = getLogger(["fila", "db"]);
 const INTERVAL_MS = 200;
 /** 1,000 pages: SQLite's own automatic checkpoint threshold. */
 const RESTART_AT_FRAMES = 1_000;
-/** How long a RESTART waits for writers and readers (on libsql's thread, not ours). */
+/** How long a TRUNCATE waits for writers and readers (on libsql's thread, not ours). */
 const RESTART_WAIT_MS = 200;
-
-interface CheckpointStatement {
-  all(args: unknown[]): Promise<{ busy: number; log: number; checkpointed: number }[]>;
-}
+/** A WAL file's header, and each frame's header before its page (SQLite's WAL format). */
+const WAL_HEADER_BYTES = 32;
+const FRAME_HEADER_BYTES = 24;
 
 export class Checkpointer {
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -51,8 +57,8 @@ export class Checkpointer {
   private constructor(
     private readonly client: LocalClient,
     private readonly connection: InstanceType<typeof AsyncDatabase>,
-    private readonly passive: CheckpointStatement,
-    private readonly restart: CheckpointStatement,
+    private readonly walPath: string,
+    private readonly truncateAtBytes: number,
   ) {}
 
   /** Starts checkpointing the database at `path` (in WAL mode) that `client` writes to. */
@@ -60,10 +66,15 @@ export class Checkpointer {
     let connection: InstanceType<typeof AsyncDatabase> | undefined;
     try {
       connection = new AsyncDatabase(path, { timeout: RESTART_WAIT_MS });
-      const passive = await connection.prepare("PRAGMA wal_checkpoint(PASSIVE)");
-      const restart = await connection.prepare("PRAGMA wal_checkpoint(RESTART)");
+      await connection.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      const pageSize = Number(Object.values((await client.execute("PRAGMA page_size")).rows[0])[0]);
       await client.execute("PRAGMA wal_autocheckpoint = 0");
-      const checkpointer = new Checkpointer(client, connection, passive, restart);
+      const checkpointer = new Checkpointer(
+        client,
+        connection,
+        `${path}-wal`,
+        WAL_HEADER_BYTES + RESTART_AT_FRAMES * (FRAME_HEADER_BYTES + pageSize),
+      );
       checkpointer.schedule();
       return checkpointer;
     } catch (error) {
@@ -97,9 +108,9 @@ export class Checkpointer {
 
   private async checkpoint(): Promise<void> {
     try {
-      const [{ log: frames }] = await this.passive.all([]);
-      if (frames >= RESTART_AT_FRAMES && !this.stopped) {
-        await this.client.exclusive(() => this.restart.all([]));
+      await this.connection.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      if (await this.walBytes() >= this.truncateAtBytes && !this.stopped) {
+        await this.client.exclusive(() => this.connection.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
       }
       this.lastError = null;
     } catch (error) {
@@ -108,6 +119,14 @@ export class Checkpointer {
       const message = String(error);
       if (message !== this.lastError) log.warn("checkpoint failed: {error}", { error: message });
       this.lastError = message;
+    }
+  }
+
+  private async walBytes(): Promise<number> {
+    try {
+      return (await Deno.stat(this.walPath)).size;
+    } catch {
+      return 0; // no WAL file (yet)
     }
   }
 }

@@ -13,15 +13,19 @@ import type { Client } from "@libsql/client";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { getLogger } from "@logtape/logtape";
 import type { FilaStore } from "../../tasks/stores.ts";
-import { LibsqlOutboxStore, LibsqlQuoteStore, LibsqlSalesStore } from "./app_stores.ts";
+import type { StoreOptions } from "../open_store.ts";
+import {
+  LibsqlOutboxStore,
+  LibsqlQuoteStore,
+  LibsqlSalesStore,
+  LibsqlScheduleStore,
+} from "./app_stores.ts";
 import * as schema from "./schema.ts";
 import { LibsqlTaskStore } from "./task_store.ts";
 
 export type Database = LibSQLDatabase<typeof schema> & { $client: Client };
 
 const log = getLogger(["fila", "db"]);
-/** How long a write waits, in all, for a lock another process holds. */
-const LOCK_WAIT_MS = 10_000;
 const MIGRATIONS_FOLDER = new URL("./migrations", import.meta.url);
 
 /** A libSQL database's stores, plus what only libSQL has. */
@@ -30,7 +34,10 @@ export interface LibsqlStore extends FilaStore {
 }
 
 /** Opens the database at `url`, applies the migrations, and builds its stores. */
-export async function openLibsqlStore(url: string, authToken?: string): Promise<LibsqlStore> {
+export async function openLibsqlStore(
+  url: string,
+  { authToken, lockWaitMs = 10_000 }: StoreOptions = {},
+): Promise<LibsqlStore> {
   const local = url.startsWith("file:");
   let client: Client;
   let db: Database;
@@ -44,7 +51,7 @@ export async function openLibsqlStore(url: string, authToken?: string): Promise<
     const { drizzle } = await import("drizzle-orm/libsql/sqlite3");
     // libsql's native calls are synchronous; one connection is enough and keeps
     // the per-connection pragmas below in force.
-    const localClient = new LocalClient(path, { lockWaitMs: LOCK_WAIT_MS });
+    const localClient = new LocalClient(path, { lockWaitMs });
     client = localClient;
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
@@ -82,6 +89,7 @@ export async function openLibsqlStore(url: string, authToken?: string): Promise<
     quotes: new LibsqlQuoteStore(db),
     outbox: new LibsqlOutboxStore(db),
     sales: new LibsqlSalesStore(db),
+    schedules: new LibsqlScheduleStore(db),
     upkeep,
     async close() {
       await stopCheckpoints();

@@ -7,7 +7,9 @@
  * This client talks to the same `libsql` native driver on one connection, with:
  *  - a bounded cache of prepared statements keyed by their SQL text;
  *  - per statement, its columns and a row class computed once;
- *  - plain numbers for integers (every integer Fila stores is a safe one).
+ *  - plain numbers for integers (every integer Fila stores is a safe one);
+ *  - the rows of a query read in one JSON value (see `asJsonRows`): reading them
+ *    with the driver's iterator leaks native memory under Deno.
  * It implements the part of the `Client` interface drizzle's libsql driver and
  * Fila use (execute, batch, migrate, transaction, executeMultiple, close), with
  * the same results and the same `LibsqlError` codes (SQLITE_BUSY, ...).
@@ -64,12 +66,40 @@ const READ_ONLY = /^\s*(select|pragma|explain|values)\b/i;
 const VALUES = Symbol("values");
 
 interface Prepared {
+  /** The statement as given, or its `asJsonRows` form when `json` is true. */
   statement: NativeStatement;
   /** Column names when the statement returns rows, null when it does not. */
   columns: string[] | null;
   columnTypes: string[];
   makeRow: ((values: SqlValue[]) => Row) | null;
+  /** The statement answers one row holding every row as JSON (read with `get`). */
+  json: boolean;
 }
+
+/**
+ * A query rewritten to answer one row: a JSON array of its rows, each an array of
+ * its values, in the query's order (SQLite keeps a subquery's ORDER BY under an
+ * order-sensitive aggregate). Why: the driver's `all()` and `iterate()` create a
+ * native handle per call (a Neon `JsBox`), and Deno's `napi_create_external`
+ * never frees its own ~48-byte wrapper of one, so every read leaked native memory
+ * (0.25 MiB per 1,000 tasks, issue #20); `get()` creates none.
+ *
+ * Reals are written with 17 significant digits (JSON's own 15 lose precision);
+ * integers and text come back as `all()` gives them. A statement that cannot be
+ * wrapped (not a SELECT, or a BLOB column at run time) is read with `all()`.
+ */
+function asJsonRows(sql: string, columnCount: number): string {
+  const names = Array.from({ length: columnCount }, (_, i) => `c${i}`);
+  const values = names.map((c) =>
+    `CASE WHEN typeof(${c}) = 'real' THEN json(printf('%!.17g', ${c})) ELSE ${c} END`
+  );
+  // the newline ends a trailing `--` comment of the query
+  return `WITH fila_rows(${names.join(", ")}) AS (${sql.replace(/;\s*$/, "")}\n)` +
+    ` SELECT json_group_array(json_array(${values.join(", ")})) FROM fila_rows`;
+}
+
+/** SELECT, WITH … SELECT and VALUES; not DML (with or without RETURNING) nor PRAGMA. */
+const QUERY = /^\s*(select|with|values)\b/i;
 
 /**
  * Rows as @libsql/client shapes them: named columns as enumerable properties
@@ -134,7 +164,8 @@ function toArgs(args: InArgs | undefined): SqlValue[] | Record<string, SqlValue>
   return named;
 }
 
-const BASE_CODES: Record<number, string> = {
+/** SQLite's primary result codes by number (the low byte of an extended code). */
+const PRIMARY_CODES: Record<number, string> = {
   1: "SQLITE_ERROR",
   2: "SQLITE_INTERNAL",
   3: "SQLITE_PERM",
@@ -146,16 +177,25 @@ const BASE_CODES: Record<number, string> = {
   9: "SQLITE_INTERRUPT",
   10: "SQLITE_IOERR",
   11: "SQLITE_CORRUPT",
+  12: "SQLITE_NOTFOUND",
   13: "SQLITE_FULL",
   14: "SQLITE_CANTOPEN",
+  15: "SQLITE_PROTOCOL",
   17: "SQLITE_SCHEMA",
   18: "SQLITE_TOOBIG",
   19: "SQLITE_CONSTRAINT",
   20: "SQLITE_MISMATCH",
   21: "SQLITE_MISUSE",
+  22: "SQLITE_NOLFS",
+  23: "SQLITE_AUTH",
   25: "SQLITE_RANGE",
   26: "SQLITE_NOTADB",
 };
+
+/** The name of a raw (extended) SQLite result code's primary code, e.g. 517 → SQLITE_BUSY. */
+export function primaryCodeName(rawCode: number): string | undefined {
+  return PRIMARY_CODES[rawCode & 0xff];
+}
 
 /** The native driver's SqliteError as the LibsqlError @libsql/client would throw. */
 function toLibsqlError(error: unknown): unknown {
@@ -164,7 +204,7 @@ function toLibsqlError(error: unknown): unknown {
   if (rawCode === undefined && code === undefined) return error;
   const base = rawCode === undefined
     ? "SQLITE_UNKNOWN"
-    : BASE_CODES[rawCode & 0xff] ?? `SQLITE_UNKNOWN_${rawCode & 0xff}`;
+    : primaryCodeName(rawCode) ?? `SQLITE_UNKNOWN_${rawCode & 0xff}`;
   return new LibsqlError(error.message, base, code, rawCode, error);
 }
 
@@ -223,7 +263,8 @@ class Connection {
       this.cache.delete(sql);
       if (prepared?.columns && READ_ONLY.test(sql)) {
         try {
-          prepared.statement.all(bound);
+          if (prepared.json) prepared.statement.get(bound);
+          else prepared.statement.all(bound);
         } catch { /* still busy: the caller tries again later */ }
       }
       throw error;
@@ -233,6 +274,15 @@ class Connection {
   private run(sql: string, bound: SqlValue[] | Record<string, SqlValue>): ResultSet {
     try {
       const prepared = this.prepare(sql);
+      if (prepared.json) {
+        const raw = this.jsonRows(sql, prepared, bound);
+        if (raw) {
+          const rows = new Array<Row>(raw.length);
+          for (let i = 0; i < raw.length; i++) rows[i] = prepared.makeRow!(raw[i]);
+          return resultSet(prepared.columns!, prepared.columnTypes, rows, 0, undefined);
+        }
+        return this.run(sql, bound); // prepared again as given (see jsonRows)
+      }
       if (prepared.columns) {
         const raw = prepared.statement.all(bound) as SqlValue[][];
         const rows = new Array<Row>(raw.length);
@@ -307,6 +357,25 @@ class Connection {
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * The rows of a JSON-wrapped query, or null when SQLite refused to write them
+   * as JSON (a BLOB value): the query is then prepared as given and stays so.
+   */
+  private jsonRows(
+    sql: string,
+    prepared: Prepared,
+    bound: SqlValue[] | Record<string, SqlValue>,
+  ): SqlValue[][] | null {
+    try {
+      const [text] = prepared.statement.get(bound) as [string];
+      return JSON.parse(text);
+    } catch (error) {
+      if (!String((error as Error)?.message).includes("JSON cannot hold BLOB")) throw error;
+      this.cache.set(sql, this.prepareNew(sql, false));
+      return null;
+    }
+  }
+
   private prepare(sql: string): Prepared {
     const hit = this.cache.get(sql);
     if (hit) {
@@ -315,7 +384,17 @@ class Connection {
       this.cache.set(sql, hit);
       return hit;
     }
-    const statement = this.db.prepare(sql);
+    const prepared = this.prepareNew(sql, QUERY.test(sql));
+    if (this.cache.size >= STATEMENT_CACHE_SIZE) {
+      this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(sql, prepared);
+    return prepared;
+  }
+
+  /** Prepares `sql`, wrapped by `asJsonRows` when `wrap` is set and it returns rows. */
+  private prepareNew(sql: string, wrap: boolean): Prepared {
+    let statement = this.db.prepare(sql);
     statement.safeIntegers(false);
     let columns: string[] | null = null;
     let columnTypes: string[] = [];
@@ -327,12 +406,19 @@ class Connection {
     } catch {
       // raw() throws for a statement that returns no rows
     }
-    const prepared = { statement, columns, columnTypes, makeRow: columns && rowMaker(columns) };
-    if (this.cache.size >= STATEMENT_CACHE_SIZE) {
-      this.cache.delete(this.cache.keys().next().value!);
+    let json = false;
+    if (wrap && columns) {
+      try {
+        const wrapped = this.db.prepare(asJsonRows(sql, columns.length));
+        wrapped.safeIntegers(false);
+        wrapped.raw(true);
+        statement = wrapped;
+        json = true;
+      } catch {
+        // not a query SQLite accepts as a subquery: read its rows as given
+      }
     }
-    this.cache.set(sql, prepared);
-    return prepared;
+    return { statement, columns, columnTypes, makeRow: columns && rowMaker(columns), json };
   }
 }
 

@@ -4,7 +4,15 @@
  * Times are epoch milliseconds in the store and ISO 8601 strings in the API.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import {
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
 
 export const tasks = sqliteTable("tasks", {
   id: text("id").primaryKey(),
@@ -34,6 +42,10 @@ export const tasks = sqliteTable("tasks", {
   resultTtlMs: integer("result_ttl_ms"),
   /** finished_at + result_ttl_ms, set when the task ends with a TTL: what the purge looks at. */
   expiresAt: integer("expires_at"),
+  /** How many tasks this one waits for (task_dependencies rows with task_id = id). */
+  dependencyCount: integer("dependency_count").notNull().default(0),
+  /** Whether other tasks wait for this one: its end must release or cancel them. */
+  hasDependents: integer("has_dependents", { mode: "boolean" }).notNull().default(false),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
   startedAt: integer("started_at"),
@@ -64,6 +76,53 @@ export const taskEvents = sqliteTable("task_events", {
   progress: integer("progress"),
   message: text("message"),
 }, (t) => [index("task_events_task_idx").on(t.taskId, t.id)]);
+
+/** "task_id waits for depends_on_id to succeed." */
+export const taskDependencies = sqliteTable("task_dependencies", {
+  taskId: text("task_id").notNull(),
+  dependsOnId: text("depends_on_id").notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.taskId, t.dependsOnId] }),
+  index("task_dependencies_parent_idx").on(t.dependsOnId),
+]);
+
+/** Cluster-wide limits of a task type (PATCH /task-types/{type}). */
+export const typeLimits = sqliteTable("type_limits", {
+  type: text("type").primaryKey(),
+  /** Most tasks of the type running at once, across all instances. */
+  concurrency: integer("concurrency"),
+  /** Most starts of the type per minute, across all instances. */
+  ratePerMinute: integer("rate_per_minute"),
+  paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Starts of rate-limited types, kept a minute: the sliding window of rate_per_minute. */
+export const typeStarts = sqliteTable("type_starts", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  type: text("type").notNull(),
+  at: integer("at").notNull(),
+}, (t) => [index("type_starts_type_at_idx").on(t.type, t.at)]);
+
+/** Recurring schedules (PUT /schedules/{name}); the quote refresh is a built-in one. */
+export const schedules = sqliteTable("schedules", {
+  name: text("name").primaryKey(),
+  cron: text("cron").notNull(),
+  timezone: text("timezone").notNull().default("UTC"),
+  type: text("type").notNull(),
+  payload: text("payload", { mode: "json" }).notNull(),
+  /** A priority rank, or null for the type's default. */
+  priority: integer("priority"),
+  maxAttempts: integer("max_attempts"),
+  paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+  /** Defined by Fila itself (its cron comes from configuration). */
+  builtin: integer("builtin", { mode: "boolean" }).notNull().default(false),
+  /** The tick (epoch ms of its minute) of the last run, and the task it submitted. */
+  lastRunAt: integer("last_run_at"),
+  lastTaskId: text("last_task_id"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
 
 export const quotes = sqliteTable("quotes", {
   id: integer("id").primaryKey({ autoIncrement: true }),

@@ -13,13 +13,15 @@ import {
   gt,
   gte,
   inArray,
+  lt,
   lte,
+  ne,
   type SQL,
   sql,
 } from "drizzle-orm";
-import type { InArgs, InStatement } from "@libsql/client";
-import { WAITING_STATUSES } from "../../tasks/engine/model.ts";
-import type { TaskEvent, TaskRecord } from "../../tasks/engine/model.ts";
+import type { InArgs, InStatement, ResultSet } from "@libsql/client";
+import { CANCELLABLE_STATUSES, WAITING_STATUSES } from "../../tasks/engine/model.ts";
+import type { TaskEvent, TaskRecord, TypeLimit } from "../../tasks/engine/model.ts";
 import type {
   AttemptEnd,
   AttemptOwner,
@@ -28,19 +30,24 @@ import type {
   QueueCounts,
   StoreHealth,
   TaskFilter,
+  TaskLinks,
   TaskStore,
   Turn,
   TurnResult,
+  TypeUsage,
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
 import { compile, rowMapper } from "./compiled.ts";
 import type { Database } from "./connect.ts";
-import { taskEvents, tasks } from "./schema.ts";
+import { idList, resolveAllBlocked, resolveDependents, storeDependencies } from "./dependencies.ts";
+import { taskDependencies, taskEvents, tasks, typeLimits, typeStarts } from "./schema.ts";
+import type { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 
 type TaskRow = typeof tasks.$inferSelect;
 
 /** The waiting statuses as SQL literals, as the partial index `tasks_ready_idx` names them. */
 const WAITING_SQL = sql.raw(WAITING_STATUSES.map((status) => `'${status}'`).join(", "));
+const CANCELLABLE_SQL = sql.raw(CANCELLABLE_STATUSES.map((status) => `'${status}'`).join(", "));
 const FINAL_SQL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
 
 /** Fencing condition: this worker still owns this attempt of this task (values or placeholders). */
@@ -72,6 +79,46 @@ const INSERT_DEFAULTS: Record<string, unknown> = Object.fromEntries(
   Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, column.default ?? null]),
 );
 
+/**
+ * The tasks a claim takes: up to `limit` waiting tasks due at `now`, highest
+ * priority first, optionally only those matching `extra` (a type's limits).
+ */
+function claimable(now: number | SQL, limit: number | SQL, extra: SQL = sql`1`) {
+  return and(
+    // The index is named and the statuses are literals: with bound statuses
+    // SQLite cannot use the partial index and sorted every waiting task per claim.
+    sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
+      where status in (${WAITING_SQL}) and run_at <= ${now} and ${extra}
+      order by priority, run_at limit ${limit})`,
+    // `+` keeps SQLite on the primary key instead of the status index
+    sql`+${tasks.status} in (${WAITING_SQL})`,
+    eq(tasks.cancelRequested, false),
+  );
+}
+
+/** A row read by a claim's query, as its UPDATE left it (what `claimSet` writes). */
+function asClaimed(row: TaskRow, now: number, leaseUntil: number, workerId: string): TaskRow {
+  const attempts = row.attempts + 1;
+  return {
+    ...row,
+    status: "running",
+    attempts,
+    leaseUntil,
+    workerId,
+    startedAt: now,
+    updatedAt: now,
+    progress: 0,
+    progressMessage: null,
+    note: `attempt ${attempts} of ${row.maxAttempts} on ${workerId}`,
+  };
+}
+
+/** The positions, in a turn's batch, of a claim's query and its update. */
+interface ClaimAt {
+  read: number;
+  write: number;
+}
+
 /** The hot statements (submit, claim, succeed), compiled once by drizzle. */
 function compileHotStatements(db: Database) {
   return {
@@ -85,6 +132,13 @@ function compileHotStatements(db: Database) {
         )
         // no RETURNING: the stored row is the one given (with the defaults)
         .onConflictDoNothing({ target: tasks.idempotencyKey }),
+    ),
+    // The claim is a read and a write of the same condition in one write transaction:
+    // a query's rows are read as JSON (LocalClient), and an UPDATE … RETURNING would be
+    // read with the driver's row iterator, which leaks native memory under Deno (#20).
+    claimable: compile<{ now: number; limit: number }>(
+      db.select().from(tasks).where(claimable(placeholder("now"), placeholder("limit")))
+        .orderBy(tasks.priority, tasks.runAt),
     ),
     claim: compile<{ now: number; leaseUntil: number; workerId: string; limit: number }>(
       db.update(tasks).set({
@@ -100,16 +154,7 @@ function compileHotStatements(db: Database) {
           sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${
             placeholder("workerId")
           }`,
-      }).where(and(
-        // The index is named and the statuses are literals: with bound statuses
-        // SQLite cannot use the partial index and sorted every waiting task per claim.
-        sql`${tasks.id} in (select id from tasks indexed by tasks_ready_idx
-          where status in (${WAITING_SQL}) and run_at <= ${placeholder("now")}
-          order by priority, run_at limit ${placeholder("limit")})`,
-        // `+` keeps SQLite on the primary key instead of the status index
-        sql`+${tasks.status} in (${WAITING_SQL})`,
-        eq(tasks.cancelRequested, false),
-      )).returning(),
+      }).where(claimable(placeholder("now"), placeholder("limit"))),
     ),
     succeed: compile<
       { id: string; workerId: string; attempt: number; now: number; result: string }
@@ -129,8 +174,48 @@ function compileHotStatements(db: Database) {
   };
 }
 
+/** The WHERE of a task filter (created_at bounds exclusive). */
+function filterWhere(filter: TaskFilter) {
+  return and(
+    filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
+    filter.type ? eq(tasks.type, filter.type) : undefined,
+    filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
+    filter.createdAfter !== undefined ? gt(tasks.createdAt, filter.createdAfter) : undefined,
+    filter.createdBefore !== undefined ? lt(tasks.createdAt, filter.createdBefore) : undefined,
+  );
+}
+
+/** The set part of cancelling a waiting task, the reason as its note. */
+function cancelledSet(now: number, reason: string) {
+  return {
+    status: "cancelled",
+    cancelRequested: true,
+    note: reason,
+    finishedAt: now,
+    updatedAt: now,
+    expiresAt: expiresAt(now),
+  };
+}
+
+/** The set part of a claim: running, one more attempt, its note. */
+function claimSet(now: number, leaseUntil: number, workerId: string) {
+  return {
+    status: "running",
+    attempts: sql`${tasks.attempts} + 1`,
+    leaseUntil,
+    workerId,
+    startedAt: now,
+    updatedAt: now,
+    progress: 0,
+    progressMessage: null,
+    note:
+      sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${workerId}`,
+  };
+}
+
 export class LibsqlTaskStore implements TaskStore {
   private readonly hot: ReturnType<typeof compileHotStatements>;
+  private readonly dialect: SQLiteAsyncDialect;
 
   constructor(
     private readonly db: Database,
@@ -138,28 +223,127 @@ export class LibsqlTaskStore implements TaskStore {
     private readonly canWrite: (ms: number) => Promise<boolean>,
   ) {
     this.hot = compileHotStatements(db);
+    this.dialect = (db as unknown as { dialect: SQLiteAsyncDialect }).dialect;
+  }
+
+  /**
+   * The claim within the types' limits: the usual claim over the types without
+   * limits, then, per limited type, a claim capped in SQL by what its limits
+   * leave (running now, starts in the last minute) and by the slots this turn's
+   * claims left. The turn's write lock makes the counts exact across instances.
+   */
+  private limitedClaim(
+    now: number,
+    claim: NonNullable<Turn["claim"]>,
+  ): { statements: InStatement[]; claims: ClaimAt[] } {
+    const { workerId, limit, leaseMs, limits } = claim;
+    const leaseUntil = now + leaseMs;
+    const held = limits.filter((l) =>
+      l.paused || l.concurrency !== null || l.ratePerMinute !== null
+    );
+    const statements: InStatement[] = [];
+    const claims: ClaimAt[] = [];
+    // claimed in this turn: this worker, started at this turn's now
+    const claimedHere = sql`(select count(*) from tasks where worker_id = ${workerId}
+      and started_at = ${now} and status = 'running')`;
+    const limitLeft = (cap: number | SQL) => sql`max(0, min(${cap}, ${limit} - ${claimedHere}))`;
+    const pair = (condition: SQL | undefined) => {
+      claims.push({ read: statements.length, write: statements.length + 1 });
+      statements.push(
+        statement(
+          this.db.select().from(tasks).where(condition).orderBy(tasks.priority, tasks.runAt),
+        ),
+        statement(this.db.update(tasks).set(claimSet(now, leaseUntil, workerId)).where(condition)),
+      );
+    };
+    pair(claimable(
+      now,
+      limitLeft(limit),
+      held.length === 0
+        ? sql`1`
+        : sql`type not in (${sql.join(held.map((l) => sql`${l.type}`), sql`, `)})`,
+    ));
+    for (const l of held) {
+      if (l.paused) continue;
+      const caps: SQL[] = [];
+      if (l.concurrency !== null) {
+        caps.push(sql`${l.concurrency} - (select count(*) from tasks
+          where status = 'running' and type = ${l.type})`);
+      }
+      if (l.ratePerMinute !== null) {
+        caps.push(sql`${l.ratePerMinute} - (select count(*) from type_starts
+          where type = ${l.type} and at > ${now - 60_000})`);
+      }
+      const cap = sql`min(${sql.join(caps, sql`, `)}, ${limit})`;
+      pair(claimable(now, limitLeft(cap), sql`type = ${l.type}`));
+      if (l.ratePerMinute !== null) {
+        // the starts of this turn's claims of the type count against its rate from now on
+        const { sql: text, params } = this.dialect.sqlToQuery(
+          sql`insert into type_starts (type, at) select type, ${now} from tasks
+            where type = ${l.type} and worker_id = ${workerId} and started_at = ${now}
+              and status = 'running'`,
+        );
+        statements.push({ sql: text, args: params as InArgs });
+      }
+    }
+    return { statements, claims };
   }
 
   turn(turn: Turn): Promise<TurnResult> {
     return guarded(async () => {
       const now = Date.now();
       const statements: InStatement[] = [];
-      const full = turn.inserts.map((task) =>
-        ({ ...INSERT_DEFAULTS, ...task, updatedAt: task.createdAt, note: "submitted" }) as TaskRow
+      // (the statements' results are read back by position)
+      const full = turn.inserts.map(({ dependsOn, ...task }) =>
+        ({
+          ...INSERT_DEFAULTS,
+          ...task,
+          status: dependsOn.length > 0 ? "blocked" : task.status,
+          dependencyCount: dependsOn.length,
+          updatedAt: task.createdAt,
+          note: "submitted",
+        }) as TaskRow
       );
       for (const row of full) statements.push(this.hot.insert(row as Record<string, unknown>));
+      const waiting = turn.inserts.filter((t) => t.dependsOn.length > 0);
+      for (const task of waiting) {
+        statements.push(...storeDependencies(this.dialect, task.id, task.dependsOn));
+      }
+      if (waiting.length > 0) {
+        const parents = idList([...new Set(waiting.flatMap((t) => t.dependsOn))]);
+        statements.push(...resolveDependents(this.dialect, parents, now));
+      }
+      const endsAt = statements.length;
       for (const end of turn.ends) statements.push(this.endStatement(end, now));
+      const settled = turn.ends.filter((e) => e.releasesDependents).map((e) => e.id);
+      if (settled.length > 0) {
+        statements.push(...resolveDependents(this.dialect, idList(settled), now));
+      }
       const claim = turn.claim && turn.claim.limit > 0 ? turn.claim : null;
-      if (claim) {
+      const claims: ClaimAt[] = [];
+      if (claim && claim.limits.length === 0) {
         const { workerId, limit, leaseMs } = claim;
-        statements.push(this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }));
+        claims.push({ read: statements.length, write: statements.length + 1 });
+        statements.push(
+          this.hot.claimable({ now, limit }),
+          this.hot.claim({ now, leaseUntil: now + leaseMs, workerId, limit }),
+        );
+      } else if (claim) {
+        const limited = this.limitedClaim(now, claim);
+        const offset = statements.length;
+        for (const at of limited.claims) {
+          claims.push({ read: offset + at.read, write: offset + at.write });
+        }
+        statements.push(...limited.statements);
       }
       if (statements.length === 0) return { inserted: [], ended: [], claimed: [] };
       const results = await this.db.$client.batch(statements, "write");
       const inserted: Inserted[] = [];
       for (let i = 0; i < full.length; i++) {
         if (results[i].rowsAffected > 0) {
-          inserted.push({ task: full[i], created: true });
+          // a task with dependencies may have been released or cancelled in the transaction
+          const task = full[i].dependencyCount > 0 ? await this.get(full[i].id) : full[i];
+          inserted.push({ task: task ?? full[i], created: true });
           continue;
         }
         const [existing] = await this.db.select().from(tasks)
@@ -169,13 +353,29 @@ export class LibsqlTaskStore implements TaskStore {
         }
         inserted.push({ task: existing, created: false });
       }
-      const offset = full.length;
       return {
         inserted,
-        ended: turn.ends.map((_, i) => results[offset + i].rowsAffected > 0),
-        claimed: claim ? results[offset + turn.ends.length].rows.map(toTaskRow) : [],
+        ended: turn.ends.map((_, i) => results[endsAt + i].rowsAffected > 0),
+        claimed: claim ? claims.flatMap((at) => this.claimedRows(results, at, now, claim)) : [],
       };
     });
+  }
+
+  /** The rows a claim took, as it left them; its query and update must agree on how many. */
+  private claimedRows(
+    results: ResultSet[],
+    at: ClaimAt,
+    now: number,
+    claim: NonNullable<Turn["claim"]>,
+  ): TaskRow[] {
+    const rows = results[at.read].rows.map(toTaskRow);
+    const taken = results[at.write].rowsAffected;
+    if (taken !== rows.length) {
+      // cannot happen in one write transaction; if it did, launching nothing is the safe side
+      // (the claimed tasks come back when their lease runs out)
+      throw new Error(`a claim read ${rows.length} tasks but took ${taken}`);
+    }
+    return rows.map((row) => asClaimed(row, now, now + claim.leaseMs, claim.workerId));
   }
 
   /** The fenced update that records how an attempt ended. */
@@ -231,11 +431,7 @@ export class LibsqlTaskStore implements TaskStore {
 
   list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
     return guarded(async () => {
-      const where = and(
-        filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
-        filter.type ? eq(tasks.type, filter.type) : undefined,
-        filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
-      );
+      const where = filterWhere(filter);
       const [rows, [{ total }]] = await Promise.all([
         this.db.select().from(tasks).where(where).orderBy(desc(tasks.id)) // UUIDv7: creation order
           .limit(filter.limit).offset(filter.offset),
@@ -260,8 +456,8 @@ export class LibsqlTaskStore implements TaskStore {
         progressMessage: message,
         note: message,
         updatedAt: Date.now(),
-      }).where(owned(owner.id, owner.workerId, owner.attempt)).returning({ id: tasks.id });
-      return updated.length > 0;
+      }).where(owned(owner.id, owner.workerId, owner.attempt));
+      return updated.rowsAffected > 0;
     });
   }
 
@@ -269,28 +465,26 @@ export class LibsqlTaskStore implements TaskStore {
     return guarded(async () => {
       const now = Date.now();
       // both in one transaction: a task cancelled by the first is no longer running for the second
-      const [waiting, running] = await this.db.batch([
-        this.db.update(tasks).set({
-          status: "cancelled",
-          cancelRequested: true,
-          note: reason,
-          finishedAt: now,
-          updatedAt: now,
-          expiresAt: expiresAt(now),
-        }).where(and(eq(tasks.id, id), inArray(tasks.status, [...WAITING_STATUSES])))
-          .returning({ id: tasks.id }),
-        this.db.update(tasks).set({
-          cancelRequested: true,
-          note: "cancel requested",
-          updatedAt: now,
-        })
-          .where(
+      const [waiting, running] = await this.db.$client.batch([
+        statement(
+          this.db.update(tasks).set(cancelledSet(now, reason)).where(
+            and(eq(tasks.id, id), sql`${tasks.status} in (${CANCELLABLE_SQL})`),
+          ),
+        ),
+        statement(
+          this.db.update(tasks).set({
+            cancelRequested: true,
+            note: "cancel requested",
+            updatedAt: now,
+          }).where(
             and(eq(tasks.id, id), eq(tasks.status, "running"), eq(tasks.cancelRequested, false)),
-          )
-          .returning({ id: tasks.id }),
-      ]);
-      if (waiting.length > 0) return "cancelled";
-      if (running.length > 0) return "requested";
+          ),
+        ),
+        // the tasks that waited for it will never run
+        ...resolveDependents(this.dialect, idList([id]), now),
+      ], "write");
+      if (waiting.rowsAffected > 0) return "cancelled";
+      if (running.rowsAffected > 0) return "requested";
       const task = await this.get(id);
       if (!task) return "missing";
       return task.status === "running" ? "requested" : "final";
@@ -300,7 +494,7 @@ export class LibsqlTaskStore implements TaskStore {
   replay(id: string): Promise<TaskRecord | null> {
     return guarded(async () => {
       const now = Date.now();
-      const [row] = await this.db.update(tasks).set({
+      const replayed = await this.db.update(tasks).set({
         status: "queued",
         attempts: 0,
         error: null,
@@ -316,7 +510,9 @@ export class LibsqlTaskStore implements TaskStore {
         expiresAt: null,
         note: "retried by request",
         updatedAt: now,
-      }).where(and(eq(tasks.id, id), inArray(tasks.status, ["failed", "cancelled"]))).returning();
+      }).where(and(eq(tasks.id, id), inArray(tasks.status, ["failed", "cancelled"])));
+      // (no RETURNING: see the claim)
+      const row = replayed.rowsAffected > 0 ? await this.get(id) : undefined;
       return row ?? null;
     });
   }
@@ -343,13 +539,13 @@ export class LibsqlTaskStore implements TaskStore {
     });
   }
 
-  requeueExpired(now: number): Promise<number> {
+  requeueExpired(now: number, exceptWorkerId?: string): Promise<number> {
     return guarded(async () => {
       const lost =
         sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
       const cancelled = sql`${tasks.cancelRequested} = 1`;
       const last = sql`${tasks.attempts} >= ${tasks.maxAttempts}`;
-      const rows = await this.db.update(tasks).set({
+      const moved = await this.db.update(tasks).set({
         // a cancel requested while its instance was dying ends the task here
         status:
           sql`case when ${cancelled} then 'cancelled' when ${last} then 'failed' else 'queued' end`,
@@ -360,9 +556,12 @@ export class LibsqlTaskStore implements TaskStore {
         leaseUntil: null,
         runAt: now,
         updatedAt: now,
-      }).where(and(eq(tasks.status, "running"), lte(tasks.leaseUntil, now)))
-        .returning({ id: tasks.id });
-      return rows.length;
+      }).where(and(
+        eq(tasks.status, "running"),
+        lte(tasks.leaseUntil, now),
+        exceptWorkerId === undefined ? undefined : ne(tasks.workerId, exceptWorkerId),
+      ));
+      return moved.rowsAffected;
     });
   }
 
@@ -370,7 +569,7 @@ export class LibsqlTaskStore implements TaskStore {
     if (ids.length === 0) return Promise.resolve(0);
     return guarded(async () => {
       const now = Date.now();
-      const rows = await this.db.update(tasks).set({
+      const handed = await this.db.update(tasks).set({
         status: "queued",
         attempts: sql`max(${tasks.attempts} - 1, 0)`,
         leaseUntil: null,
@@ -380,8 +579,8 @@ export class LibsqlTaskStore implements TaskStore {
         updatedAt: now,
       }).where(
         and(inArray(tasks.id, ids), eq(tasks.workerId, workerId), eq(tasks.status, "running")),
-      ).returning({ id: tasks.id });
-      return rows.length;
+      );
+      return handed.rowsAffected;
     });
   }
 
@@ -418,13 +617,13 @@ export class LibsqlTaskStore implements TaskStore {
           retainedSince === null ? sql`` : sql` or ${tasks.finishedAt} <= ${retainedSince}`
         })`,
       );
-      const [, deleted] = await this.db.batch([
-        this.db.delete(taskEvents).where(
-          inArray(taskEvents.taskId, this.db.select({ id: tasks.id }).from(tasks).where(expired)),
-        ),
-        this.db.delete(tasks).where(expired).returning({ id: tasks.id }),
+      const gone = this.db.select({ id: tasks.id }).from(tasks).where(expired);
+      const [, , deleted] = await this.db.batch([
+        this.db.delete(taskEvents).where(inArray(taskEvents.taskId, gone)),
+        this.db.delete(taskDependencies).where(inArray(taskDependencies.taskId, gone)),
+        this.db.delete(tasks).where(expired),
       ]);
-      return deleted.length;
+      return deleted.rowsAffected;
     });
   }
 
@@ -453,13 +652,11 @@ export class LibsqlTaskStore implements TaskStore {
               sql` union all `,
             )
           })`),
-          this.db.select({
-            minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.as("minute"),
-            status: tasks.status,
-            n: count(),
-          }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`minute`, tasks.status),
-          this.db.select({ status: tasks.status, n: count() }).from(tasks)
-            .where(gte(tasks.finishedAt, now - 60_000)).groupBy(tasks.status),
+          this.finishedPerMinute(since),
+          // tasks_finished_idx named: counting by status, SQLite would walk the status index instead
+          this.db.all<{ status: string; n: number }>(sql`select status, count(*) as n
+            from tasks indexed by tasks_finished_idx where finished_at >= ${now - 60_000}
+            group by status`),
         ]);
       return {
         byStatus,
@@ -472,11 +669,144 @@ export class LibsqlTaskStore implements TaskStore {
     });
   }
 
+  /** Ended tasks per minute and status since `since`, from tasks_finished_idx alone. */
+  private finishedPerMinute(since: number) {
+    return this.db.select({
+      minute: sql<number>`(${tasks.finishedAt} / 60000) * 60000`.as("minute"),
+      status: tasks.status,
+      n: count(),
+    }).from(tasks).where(gte(tasks.finishedAt, since)).groupBy(sql`minute`, tasks.status);
+  }
+
   countByTypeAndStatus(): Promise<{ type: string; status: string; n: number }[]> {
     return guarded(() =>
       this.db.select({ type: tasks.type, status: tasks.status, n: count() }).from(tasks)
         .groupBy(tasks.type, tasks.status).orderBy(tasks.type, tasks.status)
     );
+  }
+
+  existing(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return guarded(async () =>
+      (await this.db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, ids))).map((r) =>
+        r.id
+      )
+    );
+  }
+
+  links(id: string): Promise<TaskLinks> {
+    return guarded(async () => {
+      const [dependsOn, dependents] = await Promise.all([
+        this.db.select({ id: tasks.id, status: tasks.status }).from(taskDependencies)
+          .innerJoin(tasks, eq(tasks.id, taskDependencies.dependsOnId))
+          .where(eq(taskDependencies.taskId, id)).orderBy(tasks.id),
+        this.db.select({ id: tasks.id, status: tasks.status }).from(taskDependencies)
+          .innerJoin(tasks, eq(tasks.id, taskDependencies.taskId))
+          .where(eq(taskDependencies.dependsOnId, id)).orderBy(tasks.id),
+      ]);
+      return { dependsOn, dependents };
+    });
+  }
+
+  dependencyResults(id: string): Promise<Record<string, unknown>> {
+    return guarded(async () => {
+      const rows = await this.db.select({ id: tasks.id, result: tasks.result }).from(
+        taskDependencies,
+      )
+        .innerJoin(tasks, eq(tasks.id, taskDependencies.dependsOnId))
+        .where(eq(taskDependencies.taskId, id));
+      return Object.fromEntries(rows.map((r) => [r.id, r.result ?? null]));
+    });
+  }
+
+  resolveBlocked(now: number): Promise<number> {
+    return guarded(async () => {
+      const [any] = await this.db.select({ id: tasks.id }).from(tasks)
+        .where(eq(tasks.status, "blocked")).limit(1);
+      if (!any) return 0;
+      const results = await this.db.$client.batch(resolveAllBlocked(this.dialect, now), "write");
+      return results.reduce((n, r) => n + r.rowsAffected, 0);
+    });
+  }
+
+  typeLimits(): Promise<TypeLimit[]> {
+    return guarded(() => this.db.select().from(typeLimits).orderBy(typeLimits.type));
+  }
+
+  setTypeLimit(limit: TypeLimit): Promise<void> {
+    return guarded(async () => {
+      await this.db.batch([
+        this.db.insert(typeLimits).values(limit).onConflictDoUpdate({
+          target: typeLimits.type,
+          set: {
+            concurrency: limit.concurrency,
+            ratePerMinute: limit.ratePerMinute,
+            paused: limit.paused,
+            updatedAt: limit.updatedAt,
+          },
+        }),
+        // starts older than the window never count again
+        this.db.delete(typeStarts).where(lte(typeStarts.at, limit.updatedAt - 60_000)),
+      ]);
+    });
+  }
+
+  typeUsage(now: number): Promise<TypeUsage[]> {
+    return guarded(async () => {
+      const [running, started] = await Promise.all([
+        this.db.select({ type: tasks.type, n: count() }).from(tasks)
+          .where(eq(tasks.status, "running")).groupBy(tasks.type),
+        this.db.select({ type: typeStarts.type, n: count() }).from(typeStarts)
+          .where(gt(typeStarts.at, now - 60_000)).groupBy(typeStarts.type),
+      ]);
+      const usage = new Map<string, TypeUsage>();
+      const of = (type: string) => {
+        let u = usage.get(type);
+        if (!u) usage.set(type, u = { type, running: 0, startedLastMinute: 0 });
+        return u;
+      };
+      for (const r of running) of(r.type).running = r.n;
+      for (const r of started) of(r.type).startedLastMinute = r.n;
+      return [...usage.values()];
+    });
+  }
+
+  retryMany(filter: TaskFilter, limit: number): Promise<number> {
+    return guarded(async () => {
+      const ids = await this.pick({ ...filter, statuses: ["failed"] }, limit);
+      if (ids.length === 0) return 0;
+      let n = 0;
+      for (const id of ids) if (await this.replay(id)) n++;
+      return n;
+    });
+  }
+
+  cancelMany(filter: TaskFilter, reason: string, limit: number): Promise<number> {
+    return guarded(async () => {
+      const statuses = (filter.statuses ?? CANCELLABLE_STATUSES).filter((s) =>
+        (CANCELLABLE_STATUSES as readonly string[]).includes(s)
+      );
+      const ids = await this.pick({ ...filter, statuses }, limit);
+      if (ids.length === 0) return 0;
+      const now = Date.now();
+      const [cancelled] = await this.db.$client.batch([
+        statement(
+          this.db.update(tasks).set(cancelledSet(now, reason)).where(
+            and(inArray(tasks.id, ids), sql`${tasks.status} in (${CANCELLABLE_SQL})`),
+          ),
+        ),
+        ...resolveDependents(this.dialect, idList(ids), now),
+      ], "write");
+      return cancelled.rowsAffected;
+    });
+  }
+
+  /** Up to `limit` ids matching `filter`, oldest first. */
+  private async pick(filter: TaskFilter, limit: number): Promise<string[]> {
+    if (filter.statuses?.length === 0) return [];
+    const rows = await this.db.select({ id: tasks.id }).from(tasks).where(filterWhere(filter))
+      .orderBy(asc(tasks.id)).limit(limit);
+    return rows.map((r) => r.id);
   }
 
   async health(): Promise<StoreHealth> {

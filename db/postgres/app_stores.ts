@@ -1,5 +1,8 @@
-/** QuoteStore, OutboxStore and SalesStore on PostgreSQL (as db/libsql/app_stores.ts on libSQL). */
-import { and, count, desc, eq, gte, like, lt, lte, sql } from "drizzle-orm";
+/**
+ * QuoteStore, OutboxStore, SalesStore and ScheduleStore on PostgreSQL (as
+ * db/libsql/app_stores.ts on libSQL).
+ */
+import { and, count, desc, eq, gte, isNull, like, lt, lte, or, sql } from "drizzle-orm";
 // @ts-types="npm:@types/pg@^8.23.1"
 import type pg from "pg";
 import type {
@@ -9,12 +12,14 @@ import type {
   QuoteStore,
   Sale,
   SalesStore,
+  Schedule,
+  ScheduleStore,
   StoredMail,
   StoredQuote,
 } from "../../tasks/stores.ts";
 import { guarded } from "../store_errors.ts";
 import type { Database } from "./connect.ts";
-import { outbox, quotes, sales } from "./schema.ts";
+import { outbox, quotes, sales, schedules } from "./schema.ts";
 
 export class PostgresQuoteStore implements QuoteStore {
   constructor(private readonly db: Database) {}
@@ -162,6 +167,58 @@ export class PostgresSalesStore implements SalesStore {
           .orderBy(sql`1`),
       ]);
       return { regions: regions.map((r) => r.region), months: months.map((m) => m.month) };
+    });
+  }
+}
+
+export class PostgresScheduleStore implements ScheduleStore {
+  constructor(private readonly db: Database) {}
+
+  list(): Promise<Schedule[]> {
+    return guarded(() => this.db.select().from(schedules).orderBy(schedules.name));
+  }
+
+  get(name: string): Promise<Schedule | undefined> {
+    return guarded(async () => {
+      const [row] = await this.db.select().from(schedules).where(eq(schedules.name, name)).limit(1);
+      return row;
+    });
+  }
+
+  put(schedule: Omit<Schedule, "lastRunAt" | "lastTaskId">): Promise<Schedule> {
+    return guarded(async () => {
+      // a replacement keeps created_at and the last run
+      const { name: _name, createdAt: _created, ...changes } = schedule;
+      const [row] = await this.db.insert(schedules).values(schedule).onConflictDoUpdate({
+        target: schedules.name,
+        set: changes,
+      }).returning();
+      return row;
+    });
+  }
+
+  delete(name: string): Promise<boolean> {
+    return guarded(async () =>
+      (await this.db.delete(schedules).where(eq(schedules.name, name))
+        .returning({ name: schedules.name })).length > 0
+    );
+  }
+
+  setPaused(name: string, paused: boolean, now: number): Promise<Schedule | undefined> {
+    return guarded(async () => {
+      const [row] = await this.db.update(schedules).set({ paused, updatedAt: now })
+        .where(eq(schedules.name, name)).returning();
+      return row;
+    });
+  }
+
+  markRun(name: string, at: number, taskId: string): Promise<void> {
+    return guarded(async () => {
+      // a later tick recorded already (another instance ran it) is kept
+      await this.db.update(schedules).set({ lastRunAt: at, lastTaskId: taskId }).where(and(
+        eq(schedules.name, name),
+        or(isNull(schedules.lastRunAt), lte(schedules.lastRunAt, at)),
+      ));
     });
   }
 }

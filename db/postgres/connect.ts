@@ -19,7 +19,12 @@ import pg from "pg";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { getLogger } from "@logtape/logtape";
 import type { FilaStore } from "../../tasks/stores.ts";
-import { PostgresOutboxStore, PostgresQuoteStore, PostgresSalesStore } from "./app_stores.ts";
+import {
+  PostgresOutboxStore,
+  PostgresQuoteStore,
+  PostgresSalesStore,
+  PostgresScheduleStore,
+} from "./app_stores.ts";
 import * as schema from "./schema.ts";
 import { PostgresTaskStore } from "./task_store.ts";
 import { PgWakeupChannel } from "./wakeups.ts";
@@ -105,6 +110,7 @@ export async function openPostgresStore(url: string): Promise<PostgresStore> {
     quotes: new PostgresQuoteStore(db),
     outbox: new PostgresOutboxStore(db),
     sales: new PostgresSalesStore(db, pool),
+    schedules: new PostgresScheduleStore(db),
     upkeep: {},
     close() {
       closing ??= (async () => {

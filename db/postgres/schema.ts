@@ -19,6 +19,7 @@ import {
   integer,
   json,
   pgTable,
+  primaryKey,
   text,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
@@ -54,6 +55,10 @@ export const tasks = pgTable("tasks", {
   resultTtlMs: ms("result_ttl_ms"),
   /** finished_at + result_ttl_ms, set when the task ends with a TTL: what the purge looks at. */
   expiresAt: ms("expires_at"),
+  /** How many tasks this one waits for (task_dependencies rows with task_id = id). */
+  dependencyCount: integer("dependency_count").notNull().default(0),
+  /** Whether other tasks wait for this one: its end must release or cancel them. */
+  hasDependents: boolean("has_dependents").notNull().default(false),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),
   startedAt: ms("started_at"),
@@ -80,6 +85,53 @@ export const taskEvents = pgTable("task_events", {
   progress: integer("progress"),
   message: text("message"),
 }, (t) => [index("task_events_task_idx").on(t.taskId, t.id)]);
+
+/** "task_id waits for depends_on_id to succeed." */
+export const taskDependencies = pgTable("task_dependencies", {
+  taskId: text("task_id").notNull(),
+  dependsOnId: text("depends_on_id").notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.taskId, t.dependsOnId] }),
+  index("task_dependencies_parent_idx").on(t.dependsOnId),
+]);
+
+/** Cluster-wide limits of a task type (PATCH /task-types/{type}). */
+export const typeLimits = pgTable("type_limits", {
+  type: text("type").primaryKey(),
+  /** Most tasks of the type running at once, across all instances. */
+  concurrency: integer("concurrency"),
+  /** Most starts of the type per minute, across all instances. */
+  ratePerMinute: integer("rate_per_minute"),
+  paused: boolean("paused").notNull().default(false),
+  updatedAt: ms("updated_at").notNull(),
+});
+
+/** Starts of rate-limited types, kept a minute: the sliding window of rate_per_minute. */
+export const typeStarts = pgTable("type_starts", {
+  id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+  type: text("type").notNull(),
+  at: ms("at").notNull(),
+}, (t) => [index("type_starts_type_at_idx").on(t.type, t.at)]);
+
+/** Recurring schedules (PUT /schedules/{name}); the quote refresh is a built-in one. */
+export const schedules = pgTable("schedules", {
+  name: text("name").primaryKey(),
+  cron: text("cron").notNull(),
+  timezone: text("timezone").notNull().default("UTC"),
+  type: text("type").notNull(),
+  payload: json("payload").notNull(),
+  /** A priority rank, or null for the type's default. */
+  priority: integer("priority"),
+  maxAttempts: integer("max_attempts"),
+  paused: boolean("paused").notNull().default(false),
+  /** Defined by Fila itself (its cron comes from configuration). */
+  builtin: boolean("builtin").notNull().default(false),
+  /** The tick (epoch ms of its minute) of the last run, and the task it submitted. */
+  lastRunAt: ms("last_run_at"),
+  lastTaskId: text("last_task_id"),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+});
 
 export const quotes = pgTable("quotes", {
   id: integer("id").primaryKey().generatedAlwaysAsIdentity(),

@@ -10,12 +10,16 @@
  * `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`: concurrent
  * instances claim disjoint tasks without waiting for each other. The rest goes
  * through named statements and drizzle.
+ *
+ * Dependencies and per-type limits live in SQL too (migration 0004): the turn
+ * stores, releases and cancels dependents and claims within the types' limits;
+ * the reads and upkeep around them are in dependencies.ts and limits.ts.
  */
-import { and, asc, count, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lt, lte, ne, sql } from "drizzle-orm";
 // @ts-types="npm:@types/pg@^8.23.1"
 import type pg from "pg";
-import { WAITING_STATUSES } from "../../tasks/engine/model.ts";
-import type { TaskEvent, TaskRecord } from "../../tasks/engine/model.ts";
+import { CANCELLABLE_STATUSES, WAITING_STATUSES } from "../../tasks/engine/model.ts";
+import type { TaskEvent, TaskRecord, TypeLimit } from "../../tasks/engine/model.ts";
 import type {
   AttemptEnd,
   AttemptOwner,
@@ -25,20 +29,25 @@ import type {
   QueueCounts,
   StoreHealth,
   TaskFilter,
+  TaskLinks,
   TaskStore,
   Turn,
   TurnResult,
+  TypeUsage,
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
 import type { Database } from "./connect.ts";
 import { runTransaction } from "./transaction.ts";
 import { jsonRowMapper, rowMapper } from "./rows.ts";
-import { taskEvents, tasks } from "./schema.ts";
+import { taskDependencies, taskEvents, tasks } from "./schema.ts";
+import { dependencyResults, links, resolveAllBlocked } from "./dependencies.ts";
+import { setTypeLimit, typeLimits, typeUsage } from "./limits.ts";
 import type { PgWakeupChannel } from "./wakeups.ts";
 
 const toTask = rowMapper(tasks);
 const fromJson = jsonRowMapper(tasks);
 const WAITING_SQL = WAITING_STATUSES.map((status) => `'${status}'`).join(", ");
+const CANCELLABLE_SQL = CANCELLABLE_STATUSES.map((status) => `'${status}'`).join(", ");
 const FINAL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
 /** When an ending task is deleted: `now` + its time to live, or never (null) without one. */
 const EXPIRES_AT = (now: string) =>
@@ -48,7 +57,7 @@ const OWNED = `id = $1 AND status = 'running' AND worker_id = $2 AND attempts = 
 
 /** Statements run often enough to stay prepared, by the name they have on each connection. */
 const SQL = {
-  turn: `SELECT fila_turn(${Array.from({ length: 24 }, (_, i) => `$${i + 1}`).join(", ")}) AS turn`,
+  turn: `SELECT fila_turn(${Array.from({ length: 27 }, (_, i) => `$${i + 1}`).join(", ")}) AS turn`,
   get: `SELECT * FROM tasks WHERE id = $1`,
   existing: `SELECT * FROM tasks WHERE idempotency_key = ANY($1::text[])`,
 };
@@ -80,17 +89,42 @@ function turnValues(turn: Turn, now: number): unknown[] {
     column(inserts, (t) => t.requestId),
     column(inserts, (t) => t.resultTtlMs),
     column(inserts, (t) => t.createdAt),
+    column(inserts, (t) => t.dependsOn.length > 0 ? JSON.stringify(t.dependsOn) : null),
     column(ends, (e) => e.id),
     column(ends, (e) => e.workerId),
     column(ends, (e) => e.attempt),
     column(ends, (e) => e.outcome),
     column(ends, endText),
     column(ends, (e) => e.outcome === "retrying" ? e.retryAt : null),
+    column(ends, (e) => e.releasesDependents ?? false),
     now,
     claim?.workerId ?? null,
     claim?.limit ?? 0,
     claim ? now + claim.leaseMs : null,
+    JSON.stringify(heldTypes(claim?.limits ?? [])),
   ];
+}
+
+/** The limits that hold a type back (paused, or capped), as fila_turn reads them. */
+function heldTypes(limits: TypeLimit[]) {
+  return limits.filter((l) => l.paused || l.concurrency !== null || l.ratePerMinute !== null)
+    .map((l) => ({
+      type: l.type,
+      concurrency: l.concurrency,
+      rate_per_minute: l.ratePerMinute,
+      paused: l.paused,
+    }));
+}
+
+/** The WHERE of a task filter (created_at bounds exclusive). */
+function filterWhere(filter: TaskFilter) {
+  return and(
+    filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
+    filter.type ? eq(tasks.type, filter.type) : undefined,
+    filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
+    filter.createdAfter !== undefined ? gt(tasks.createdAt, filter.createdAfter) : undefined,
+    filter.createdBefore !== undefined ? lt(tasks.createdAt, filter.createdBefore) : undefined,
+  );
 }
 
 /** What an end writes: a success's result (JSON text), a failure's error, a cancel's reason. */
@@ -106,8 +140,8 @@ function endText(end: AttemptEnd): string {
   }
 }
 
-/** The row a created submission became: what was given plus the columns' defaults. */
-function storedRow(task: NewTask): TaskRecord {
+/** The row a created submission without dependencies became: what was given plus the defaults. */
+function storedRow({ dependsOn: _, ...task }: NewTask): TaskRecord {
   return {
     ...task,
     progress: 0,
@@ -119,6 +153,8 @@ function storedRow(task: NewTask): TaskRecord {
     workerId: null,
     cancelRequested: false,
     expiresAt: null,
+    dependencyCount: 0,
+    hasDependents: false,
     updatedAt: task.createdAt,
     startedAt: null,
     finishedAt: null,
@@ -165,8 +201,16 @@ export class PostgresTaskStore implements TaskStore {
       });
       for (const row of found) existing.set(row.idempotency_key as string, toTask(row));
     }
+    // a task with dependencies may have been released or cancelled in the turn: read back
+    const waited = new Map<string, TaskRecord>();
+    for (const row of rows) {
+      if (created.has(row.id) && row.dependsOn.length > 0) {
+        const task = await this.get(row.id);
+        if (task) waited.set(row.id, task);
+      }
+    }
     return rows.map((row) => {
-      if (created.has(row.id)) return { task: storedRow(row), created: true };
+      if (created.has(row.id)) return { task: waited.get(row.id) ?? storedRow(row), created: true };
       const task = existing.get(row.idempotencyKey!);
       if (!task) throw new Error(`task with idempotency key vanished: ${row.idempotencyKey}`);
       return { task, created: false };
@@ -186,11 +230,7 @@ export class PostgresTaskStore implements TaskStore {
 
   list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
     return guarded(async () => {
-      const where = and(
-        filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
-        filter.type ? eq(tasks.type, filter.type) : undefined,
-        filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
-      );
+      const where = filterWhere(filter);
       const [rows, [{ total }]] = await Promise.all([
         this.db.select().from(tasks).where(where).orderBy(desc(tasks.id)) // UUIDv7: creation order
           .limit(filter.limit).offset(filter.offset),
@@ -230,7 +270,7 @@ export class PostgresTaskStore implements TaskStore {
           name: "fila_cancel_waiting",
           text: `UPDATE tasks SET status = 'cancelled', cancel_requested = true, note = $2,
               finished_at = $3::int8, updated_at = $3::int8, expires_at = ${EXPIRES_AT("$3::int8")}
-            WHERE id = $1 AND status IN (${WAITING_SQL}) RETURNING id`,
+            WHERE id = $1 AND status IN (${CANCELLABLE_SQL}) RETURNING id`,
           values: [id, reason, now],
         },
         {
@@ -238,6 +278,12 @@ export class PostgresTaskStore implements TaskStore {
           text: `UPDATE tasks SET cancel_requested = true, note = 'cancel requested',
               updated_at = $2
             WHERE id = $1 AND status = 'running' AND NOT cancel_requested RETURNING id`,
+          values: [id, now],
+        },
+        // the tasks that waited for it will never run
+        {
+          name: "fila_cancel_dependents",
+          text: `SELECT fila_resolve_dependents(ARRAY[$1::text], $2)`,
           values: [id, now],
         },
       ]);
@@ -297,7 +343,7 @@ export class PostgresTaskStore implements TaskStore {
     });
   }
 
-  requeueExpired(now: number): Promise<number> {
+  requeueExpired(now: number, exceptWorkerId?: string): Promise<number> {
     return guarded(async () => {
       const lost =
         sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
@@ -316,8 +362,11 @@ export class PostgresTaskStore implements TaskStore {
         leaseUntil: null,
         runAt: now,
         updatedAt: now,
-      }).where(and(eq(tasks.status, "running"), lte(tasks.leaseUntil, now)))
-        .returning({ id: tasks.id });
+      }).where(and(
+        eq(tasks.status, "running"),
+        lte(tasks.leaseUntil, now),
+        exceptWorkerId === undefined ? undefined : ne(tasks.workerId, exceptWorkerId),
+      )).returning({ id: tasks.id });
       return rows.length;
     });
   }
@@ -385,6 +434,8 @@ export class PostgresTaskStore implements TaskStore {
           returning ${tasks.id}
         ), history as (
           delete from ${taskEvents} where ${taskEvents.taskId} in (select id from doomed)
+        ), links as (
+          delete from ${taskDependencies} where ${taskDependencies.taskId} in (select id from doomed)
         )
         select count(*)::int as n from doomed`);
       return n;
@@ -435,6 +486,82 @@ export class PostgresTaskStore implements TaskStore {
       this.db.select({ type: tasks.type, status: tasks.status, n: count() }).from(tasks)
         .groupBy(tasks.type, tasks.status).orderBy(tasks.type, tasks.status)
     );
+  }
+
+  existing(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return guarded(async () =>
+      (await this.db.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, ids)))
+        .map((r) => r.id)
+    );
+  }
+
+  links(id: string): Promise<TaskLinks> {
+    return guarded(() => links(this.db, id));
+  }
+
+  dependencyResults(id: string): Promise<Record<string, unknown>> {
+    return guarded(() => dependencyResults(this.db, id));
+  }
+
+  resolveBlocked(now: number): Promise<number> {
+    return guarded(() => resolveAllBlocked(this.db, now));
+  }
+
+  typeLimits(): Promise<TypeLimit[]> {
+    return guarded(() => typeLimits(this.db));
+  }
+
+  setTypeLimit(limit: TypeLimit): Promise<void> {
+    return guarded(() => setTypeLimit(this.db, limit));
+  }
+
+  typeUsage(now: number): Promise<TypeUsage[]> {
+    return guarded(() => typeUsage(this.db, now));
+  }
+
+  retryMany(filter: TaskFilter, limit: number): Promise<number> {
+    return guarded(async () => {
+      const ids = await this.pick({ ...filter, statuses: ["failed"] }, limit);
+      let n = 0;
+      for (const id of ids) if (await this.replay(id)) n++;
+      return n;
+    });
+  }
+
+  cancelMany(filter: TaskFilter, reason: string, limit: number): Promise<number> {
+    return guarded(async () => {
+      const statuses = (filter.statuses ?? CANCELLABLE_STATUSES).filter((s) =>
+        (CANCELLABLE_STATUSES as readonly string[]).includes(s)
+      );
+      const ids = await this.pick({ ...filter, statuses }, limit);
+      if (ids.length === 0) return 0;
+      const now = Date.now();
+      // the cancel and what it decides for the tasks that waited for these, in one transaction
+      const [cancelled] = await runTransaction(this.pool, [
+        {
+          name: "fila_cancel_many",
+          text: `UPDATE tasks SET status = 'cancelled', cancel_requested = true, note = $2,
+              finished_at = $3::int8, updated_at = $3::int8, expires_at = ${EXPIRES_AT("$3::int8")}
+            WHERE id = ANY($1::text[]) AND status IN (${CANCELLABLE_SQL}) RETURNING id`,
+          values: [ids, reason, now],
+        },
+        {
+          name: "fila_cancel_many_dependents",
+          text: `SELECT fila_resolve_dependents($1::text[], $2)`,
+          values: [ids, now],
+        },
+      ]);
+      return cancelled.length;
+    });
+  }
+
+  /** Up to `limit` ids matching `filter`, oldest first. */
+  private async pick(filter: TaskFilter, limit: number): Promise<string[]> {
+    if (filter.statuses?.length === 0) return [];
+    const rows = await this.db.select({ id: tasks.id }).from(tasks).where(filterWhere(filter))
+      .orderBy(asc(tasks.id)).limit(limit);
+    return rows.map((r) => r.id);
   }
 
   async health(): Promise<StoreHealth> {

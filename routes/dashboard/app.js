@@ -4,7 +4,18 @@
 
 const view = document.getElementById("view");
 const FINAL = ["succeeded", "failed", "cancelled"];
-const STATUSES = ["scheduled", "queued", "running", "retrying", "succeeded", "failed", "cancelled"];
+const STATUSES = [
+  "blocked",
+  "scheduled",
+  "queued",
+  "running",
+  "retrying",
+  "succeeded",
+  "failed",
+  "cancelled",
+];
+// what a cancel ends at once (bulk-cancel's default): waiting, or blocked on dependencies
+const CANCELLABLE = ["blocked", "scheduled", "queued", "retrying"];
 const PRIORITIES = ["high", "medium", "low"];
 let stopCurrent = () => {};
 
@@ -133,6 +144,123 @@ function helpLine(description) {
   const clauses = first.replace(/[.!?]$/, "").split(/(?<=[,;])\s+/);
   const kept = clauses.filter((clause) => !/benchmark/i.test(clause)).join(" ");
   return kept ? kept.replace(/[,;]$/, "") + end : "";
+}
+
+/** `text` as HTML with its `code` spans as <code> elements (everything else escaped). */
+const inlineCodeHtml = (text) =>
+  text.split(/`([^`]+)`/).map((part, i) => (i % 2 === 1 ? `<code>${esc(part)}</code>` : esc(part)))
+    .join("");
+
+/** "1 task", "3 tasks". */
+const plural = (n, word) => `${n.toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
+
+// the HTML each patched element shows now
+const shownHtml = new WeakMap();
+
+/**
+ * Sets `el`'s HTML only when it changed (a poll that finds nothing new leaves the page, and a
+ * screen reader, alone); when rebuilt, keyboard focus returns to the control with the same
+ * `data-key` (a row's button keeps focus while the list refreshes around it).
+ */
+function patchHtml(el, html) {
+  if (shownHtml.get(el) === html) return;
+  const focusedKey = el.contains(document.activeElement)
+    ? document.activeElement.closest("[data-key]")?.dataset.key
+    : undefined;
+  el.innerHTML = html;
+  shownHtml.set(el, html);
+  if (focusedKey) el.querySelector(`[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
+}
+
+/** Writes a result (`html`) or an error (`error`) into a status line. */
+function say(el, html, error) {
+  el.classList.toggle("error-box", Boolean(error));
+  el.innerHTML = error ? esc(error.message ?? error) : html;
+}
+
+/**
+ * Asks before doing something that cannot be undone, in the page's modal dialog. The safe
+ * answer has the focus, so Enter or Escape keeps things as they are; resolves true only for
+ * the `confirm` button.
+ */
+function confirmAction({ title, text, confirm, keep = "Keep", danger = true }) {
+  const dialog = document.getElementById("confirm-dialog");
+  // one question at a time: a second click while it is asked is not a yes
+  if (dialog.open) return Promise.resolve(false);
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  document.getElementById("confirm-keep").textContent = keep;
+  const ok = document.getElementById("confirm-ok");
+  ok.textContent = confirm;
+  ok.classList.toggle("danger", danger);
+  dialog.returnValue = "";
+  const answer = new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+  });
+  dialog.showModal();
+  return answer;
+}
+
+/**
+ * The error lines of a form whose controls are `#<prefix>-<name>`, each with a line
+ * `#<prefix>-<name>-error` under it, and a box `#<prefix>-errors` for the rest. `fieldOf` maps
+ * the first segment of an API issue's path to the field it belongs to.
+ */
+function formErrors(prefix, fieldOf) {
+  const names = [...new Set(Object.values(fieldOf))];
+  const byId = (id) => document.getElementById(`${prefix}-${id}`);
+  return {
+    clear() {
+      for (const name of names) {
+        const el = byId(`${name}-error`);
+        el.hidden = true;
+        el.textContent = "";
+        byId(name).removeAttribute("aria-invalid");
+      }
+      const summary = byId("errors");
+      summary.hidden = true;
+      summary.replaceChildren();
+    },
+    /** Shows each issue beside its field, the rest in the box; focuses the first field. */
+    show(issues) {
+      const unplaced = [];
+      let first = null;
+      for (const { path, message } of issues) {
+        const [head, ...rest] = String(path ?? "").split(".");
+        const name = fieldOf[head];
+        if (!name) {
+          unplaced.push(path ? `${path}: ${message}` : message);
+          continue;
+        }
+        const el = byId(`${name}-error`);
+        const line = document.createElement("span");
+        line.textContent = rest.length ? `${rest.join(".")}: ${message}` : message;
+        el.append(line);
+        el.hidden = false;
+        const control = byId(name);
+        control.setAttribute("aria-invalid", "true");
+        first ??= control;
+      }
+      if (unplaced.length) {
+        const summary = byId("errors");
+        summary.replaceChildren(
+          ...unplaced.map((text) =>
+            Object.assign(document.createElement("p"), { textContent: text })
+          ),
+        );
+        summary.hidden = false;
+      }
+      first?.focus();
+    },
+    /** Shows the field-level issues of an API refusal, or its message. */
+    showApiError(error) {
+      const issues = error.details?.issues;
+      // the API lists field-level issues as [{ path, message }]; anything else has its message
+      this.show(
+        Array.isArray(issues) && issues.length ? issues : [{ path: "", message: error.message }],
+      );
+    },
+  };
 }
 
 function every(ms, fn) {
@@ -411,6 +539,8 @@ async function tasks(params) {
     options(PRIORITIES, filters.priority)
   }</select></div>
     </form>
+    <div class="actions" id="bulk"><button type="button" class="secondary" id="bulk-retry">Retry failed</button><button type="button" class="secondary" id="bulk-cancel">Cancel waiting</button><span id="bulk-msg" role="status"></span></div>
+    <p class="muted help" id="bulk-scope"></p>
     <div class="table-wrap"><table class="stack" id="task-table"><thead><tr><th>Task</th><th>Type</th><th>Status</th><th>Priority</th><th>Progress</th><th>Created</th></tr></thead>
     <tbody id="task-rows"></tbody></table></div>
     <div class="pager"><button class="secondary" id="prev">Previous</button><span id="page" class="muted"></span><button class="secondary" id="next">Next</button></div>`;
@@ -422,11 +552,23 @@ async function tasks(params) {
     setHash(lastListHash = listHash(filters), replace);
     refresh();
   };
+  const bulkMsg = document.getElementById("bulk-msg");
+  const showScope = () => {
+    document.getElementById("bulk-scope").textContent =
+      `Retry failed and Cancel waiting act on all tasks ${bulkScope(filters)}, not just this page.`;
+  };
+  showScope();
   document.getElementById("filters").onchange = (e) => {
     filters[e.target.name] = e.target.value;
     filters.page = 1;
+    say(bulkMsg, "");
+    showScope();
     show(true);
   };
+  document.getElementById("bulk-retry").onclick = () =>
+    bulkChange("retry", filters, bulkMsg).then(refresh);
+  document.getElementById("bulk-cancel").onclick = () =>
+    bulkChange("cancel", filters, bulkMsg).then(refresh);
   document.getElementById("prev").onclick = () => {
     filters.page = Math.max(1, filters.page - 1);
     show(false);
@@ -477,6 +619,95 @@ async function tasks(params) {
   return every(1500, refresh);
 }
 
+/** Which tasks a bulk change touches, in words: "of type noop with low priority". */
+function bulkScope(filters) {
+  return [
+    filters.type ? `of type ${filters.type}` : "of every type",
+    filters.priority ? `with ${filters.priority} priority` : "",
+  ].filter(Boolean).join(" ");
+}
+
+/** How many tasks in any of `statuses` match the list's type and priority filter. */
+async function countTasks(statuses, filters) {
+  const totals = await Promise.all(statuses.map((status) => {
+    const q = new URLSearchParams({ status, limit: 1 });
+    for (const k of ["type", "priority"]) if (filters[k]) q.set(k, filters[k]);
+    return api(`/tasks?${q}`).then((page) => page.total);
+  }));
+  return totals.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Retries every failed task, or cancels every waiting one, of the list's type and priority,
+ * once the user has confirmed it knowing how many match; the list's status narrows a cancel
+ * when it names a waiting status. Says how many changed in `msg`.
+ */
+async function bulkChange(kind, filters, msg) {
+  const body = {};
+  for (const k of ["type", "priority"]) if (filters[k]) body[k] = filters[k];
+  const narrowed = kind === "cancel" && CANCELLABLE.includes(filters.status);
+  if (narrowed) body.status = filters.status;
+  const statuses = kind === "retry" ? ["failed"] : narrowed ? [filters.status] : CANCELLABLE;
+  const which = kind === "retry" ? "failed" : narrowed ? filters.status : "waiting";
+  const scope = bulkScope(filters);
+  try {
+    say(msg, "Counting…");
+    const n = await countTasks(statuses, filters);
+    if (n === 0) return say(msg, esc(`No ${which} tasks ${scope}.`));
+    say(msg, "");
+    const tasks = plural(n, "task");
+    const yes = kind === "retry"
+      ? await confirmAction({
+        title: "Retry failed tasks",
+        text: `Retry ${tasks} ${scope} that failed? Each is queued to run again.`,
+        confirm: `Retry ${tasks}`,
+        keep: "Not now",
+        danger: false,
+      })
+      : await confirmAction({
+        title: "Cancel waiting tasks",
+        text: `Cancel the ${n.toLocaleString()} ${which} ${n === 1 ? "task" : "tasks"} ${scope}?` +
+          (narrowed
+            ? ""
+            : ` Waiting means ${CANCELLABLE.slice(0, -1).join(", ")} or ${CANCELLABLE.at(-1)}.`) +
+          " Running tasks go on; tasks that depend on a cancelled one are cancelled too." +
+          " This cannot be undone.",
+        confirm: `Cancel ${tasks}`,
+        keep: "Keep them",
+      });
+    if (!yes) return say(msg, "Nothing changed.");
+    say(msg, kind === "retry" ? "Retrying…" : "Cancelling…");
+    const { changed } = await api(`/tasks/bulk-${kind}`, { method: "POST", json: body });
+    say(msg, esc(`${kind === "retry" ? "Retried" : "Cancelled"} ${plural(changed, "task")}.`));
+  } catch (error) {
+    say(msg, "", error);
+  }
+}
+
+/** A task's dependencies and dependents as links with their statuses (nothing when it has none). */
+function dependenciesHtml(t) {
+  // the stream's end frame is a plain task: keep what the last poll showed
+  if (!t.depends_on || !t.dependents) return shownHtml.get(document.getElementById("d-deps")) ?? "";
+  if (t.depends_on.length === 0 && t.dependents.length === 0) return "";
+  const list = (links, id, none) =>
+    links.length
+      ? `<ul class="links" id="${id}">${
+        links.map((l) =>
+          `<li><a href="#task/${esc(l.id)}" data-key="${esc(id)}:${esc(l.id)}" title="${
+            esc(l.id)
+          }">task <code>${esc(l.id.slice(-8))}</code></a> ${badge(l.status)}</li>`
+        ).join("")
+      }</ul>`
+      : `<p class="muted" id="${id}">${none}</p>`;
+  const open = t.depends_on.filter((l) => l.status !== "succeeded").length;
+  return `<h2>Depends on</h2>${
+    t.status === "blocked" && open
+      ? `<p class="muted">Waits for ${plural(open, "task")} to succeed.</p>`
+      : ""
+  }${list(t.depends_on, "d-depends-on", "Nothing: it runs on its own.")}
+    <h2>Dependents</h2>${list(t.dependents, "d-dependents", "No task waits for this one.")}`;
+}
+
 function taskDetail(id) {
   const controller = new AbortController();
   view.innerHTML = `<h2>Task <span id="d-title"></span></h2>
@@ -486,6 +717,7 @@ function taskDetail(id) {
       <div>
         <p>Status: <span id="d-status"></span> · attempts <span id="d-attempts"></span></p>
         <progress id="d-progress" max="100" value="0" aria-label="progress"></progress> <span id="d-pmsg" class="muted"></span>
+        <div id="d-deps"></div>
         <h2>Payload</h2><pre id="d-payload"></pre>
         <h2>Result</h2><pre id="d-result"></pre>
         <div id="d-error"></div>
@@ -503,6 +735,7 @@ function taskDetail(id) {
     document.getElementById("d-error").innerHTML = t.error
       ? `<h2>Error</h2><div class="error-box">${esc(t.error)}</div>`
       : "";
+    patchHtml(document.getElementById("d-deps"), dependenciesHtml(t));
     document.getElementById("cancel").disabled = FINAL.includes(t.status);
     document.getElementById("retry").disabled = !["failed", "cancelled"].includes(t.status);
   };
@@ -604,65 +837,24 @@ async function submit() {
   select.onchange = fill;
   fill();
 
-  const clearErrors = () => {
-    for (const name of ["type", "priority", "delay", "payload"]) {
-      const el = document.getElementById(`s-${name}-error`);
-      el.hidden = true;
-      el.textContent = "";
-      document.getElementById(`s-${name}`).removeAttribute("aria-invalid");
-    }
-    const summary = document.getElementById("s-errors");
-    summary.hidden = true;
-    summary.replaceChildren();
-  };
-  /** Shows each issue beside its field, the rest above the button; focuses the first field. */
-  const showErrors = (issues) => {
-    const unplaced = [];
-    let first = null;
-    for (const { path, message } of issues) {
-      const [head, ...rest] = String(path ?? "").split(".");
-      const name = FIELD_OF[head];
-      if (!name) {
-        unplaced.push(path ? `${path}: ${message}` : message);
-        continue;
-      }
-      const el = document.getElementById(`s-${name}-error`);
-      const line = document.createElement("span");
-      line.textContent = rest.length ? `${rest.join(".")}: ${message}` : message;
-      el.append(line);
-      el.hidden = false;
-      const control = document.getElementById(`s-${name}`);
-      control.setAttribute("aria-invalid", "true");
-      first ??= control;
-    }
-    if (unplaced.length) {
-      const summary = document.getElementById("s-errors");
-      summary.replaceChildren(
-        ...unplaced.map((text) =>
-          Object.assign(document.createElement("p"), { textContent: text })
-        ),
-      );
-      summary.hidden = false;
-    }
-    first?.focus();
-  };
+  const errors = formErrors("s", FIELD_OF);
 
   document.getElementById("submit-form").onsubmit = async (e) => {
     e.preventDefault();
     const msg = document.getElementById("s-msg");
     msg.textContent = "";
-    clearErrors();
+    errors.clear();
     let payload;
     try {
       payload = JSON.parse(document.getElementById("s-payload").value || "{}");
     } catch (error) {
-      showErrors([{ path: "payload", message: `not valid JSON (${error.message})` }]);
+      errors.show([{ path: "payload", message: `not valid JSON (${error.message})` }]);
       return;
     }
     const delayText = document.getElementById("s-delay").value.trim();
     const delay = delayText === "" ? 0 : Number(delayText);
     if (!Number.isFinite(delay)) {
-      showErrors([{ path: "delay_ms", message: "a number of milliseconds" }]);
+      errors.show([{ path: "delay_ms", message: "a number of milliseconds" }]);
       return;
     }
     try {
@@ -679,11 +871,7 @@ async function submit() {
       location.hash = `#task/${task.id}`;
     } catch (error) {
       msg.textContent = "";
-      const issues = error.details?.issues;
-      // the API lists field-level issues as [{ path, message }]; anything else has its message
-      showErrors(
-        Array.isArray(issues) && issues.length ? issues : [{ path: "", message: error.message }],
-      );
+      errors.showApiError(error);
     }
   };
   return () => {};
@@ -816,10 +1004,417 @@ function outbox() {
   });
 }
 
+// Which schedule form field an API issue belongs to, by the first segment of its path.
+const SCHEDULE_FIELD_OF = {
+  name: "name",
+  cron: "cron",
+  timezone: "timezone",
+  type: "type",
+  payload: "payload",
+  priority: "priority",
+  max_attempts: "attempts",
+  paused: "paused",
+};
+
+/** A time as a <time> element (its exact value in `datetime`), or "—". */
+const timeHtml = (iso, text = shortTime) =>
+  iso ? `<time datetime="${esc(iso)}" title="${esc(time(iso))}">${esc(text(iso))}</time>` : "—";
+
+/** "in 3 min", "in 2 h": how far ahead a time is, in whole minutes (so it changes once a minute). */
+function until(iso) {
+  if (!iso) return "";
+  const minutes = Math.max(1, Math.ceil((Date.parse(iso) - Date.now()) / 60_000));
+  if (minutes < 90) return `in ${minutes} min`;
+  if (minutes < 2160) return `in ${Math.round(minutes / 60)} h`;
+  return `in ${Math.round(minutes / 1440)} d`;
+}
+
+/** One schedule as a table row, with its actions (built-ins cannot be edited or deleted). */
+function scheduleRowHtml(s) {
+  const name = esc(s.name);
+  const button = (act, label, cls = "secondary") =>
+    `<button type="button" class="${cls}" data-act="${act}" data-name="${name}" data-key="${act}:${name}" aria-label="${
+      esc(label)
+    } ${name}">${esc(label)}</button>`;
+  return `<tr data-name="${name}"><td data-label="Schedule"><strong>${name}</strong>${
+    s.builtin ? ` <span class="badge builtin">built-in</span>` : ""
+  }</td><td data-label="When"><span><code>${esc(s.cron)}</code> <span class="muted">${
+    esc(s.timezone)
+  }</span></span></td><td data-label="Task"><span>${esc(s.type)}${
+    s.priority ? ` <span class="muted">· ${esc(s.priority)}</span>` : ""
+  }</span></td><td data-label="State" class="state">${
+    badge(s.paused ? "paused" : "active")
+  }</td><td data-label="Next run" class="next-run">${
+    s.paused
+      ? `<span class="muted">paused</span>`
+      : `<span>${timeHtml(s.next_run_at)} <span class="muted">${until(s.next_run_at)}</span></span>`
+  }</td><td data-label="Last run" class="last-run">${
+    s.last_run_at
+      ? `<span>${timeHtml(s.last_run_at)}${
+        s.last_task_id
+          ? ` · <a href="#task/${esc(s.last_task_id)}">task <code>${
+            esc(s.last_task_id.slice(-8))
+          }</code></a>`
+          : ""
+      }</span>`
+      : `<span class="muted">never</span>`
+  }</td><td data-label="Actions"><div class="row-actions">${
+    button("toggle", s.paused ? "Resume" : "Pause")
+  }${button("trigger", "Run now")}${
+    s.builtin ? "" : button("edit", "Edit") + button("delete", "Delete", "danger")
+  }</div></td></tr>`;
+}
+
+async function schedules() {
+  const { types } = await api("/task-types");
+  const field = (id, label, control, extra = "") =>
+    `<div class="field ${extra}"><label for="sc-${id}">${label}</label>${control}<p class="field-error" id="sc-${id}-error" hidden></p></div>`;
+  const zones = typeof Intl.supportedValuesOf === "function"
+    ? ["UTC", ...Intl.supportedValuesOf("timeZone")]
+    : ["UTC"];
+  view.innerHTML = `<h2>Schedules</h2>
+    <p class="muted">Tasks submitted by cron, once a minute across all instances. Times show in this browser's time zone.</p>
+    <p id="sc-msg" role="status"></p>
+    <div class="table-wrap"><table class="stack wide-labels" id="schedule-table"><thead><tr><th>Schedule</th><th>When</th><th>Task</th><th>State</th><th>Next run</th><th>Last run</th><th>Actions</th></tr></thead>
+    <tbody id="schedule-rows"></tbody></table></div>
+    <h2 id="sc-form-title">New schedule</h2>
+    <form id="schedule-form" novalidate>
+      <div class="filters fields">
+        ${
+    field(
+      "name",
+      "Name",
+      `<input id="sc-name" name="name" autocomplete="off" spellcheck="false" placeholder="nightly-report" aria-describedby="sc-name-help sc-name-error">`,
+    )
+  }
+        ${
+    field(
+      "cron",
+      "Cron",
+      `<input id="sc-cron" name="cron" autocomplete="off" spellcheck="false" placeholder="0 3 * * *" aria-describedby="sc-cron-help sc-cron-error">`,
+    )
+  }
+        ${
+    field(
+      "timezone",
+      "Time zone",
+      `<input id="sc-timezone" name="timezone" list="sc-zones" value="UTC" autocomplete="off" spellcheck="false" aria-describedby="sc-timezone-error"><datalist id="sc-zones">${
+        zones.map((z) => `<option value="${esc(z)}"></option>`).join("")
+      }</datalist>`,
+    )
+  }
+      </div>
+      <p class="help"><span id="sc-name-help">Names are lower-case letters, digits, <code>_</code>, <code>.</code> or <code>-</code>; saving an existing name replaces it.</span>
+        <span id="sc-cron-help">Cron has five fields: minute hour day-of-month month day-of-week, e.g. <code>*/5 * * * *</code> or <code>0 3 * * 1-5</code>.</span></p>
+      <div class="filters fields">
+        ${
+    field(
+      "type",
+      "Task type",
+      `<select id="sc-type" name="type" aria-describedby="sc-type-error">${
+        types.map((t) => `<option value="${esc(t.type)}">${esc(t.type)}</option>`).join("")
+      }</select>`,
+    )
+  }
+        ${
+    field(
+      "priority",
+      "Priority",
+      `<select id="sc-priority" name="priority" aria-describedby="sc-priority-error"><option value="">default</option>${
+        PRIORITIES.map((p) => `<option>${p}</option>`).join("")
+      }</select>`,
+    )
+  }
+        ${
+    field(
+      "attempts",
+      "Max attempts",
+      `<input id="sc-attempts" name="max_attempts" type="number" min="1" max="100" step="1" inputmode="numeric" placeholder="default" aria-describedby="sc-attempts-error">`,
+    )
+  }
+        ${
+    field(
+      "paused",
+      "Paused",
+      `<input id="sc-paused" name="paused" type="checkbox" aria-describedby="sc-paused-error">`,
+      "check",
+    )
+  }
+      </div>
+      ${
+    field(
+      "payload",
+      "Payload (JSON)",
+      `<textarea id="sc-payload" name="payload" spellcheck="false" aria-describedby="sc-payload-error"></textarea>`,
+    )
+  }
+      <div class="error-box" id="sc-errors" role="alert" hidden></div>
+      <div class="actions"><button type="submit">Save schedule</button><button type="reset" class="secondary">Clear</button><span id="sc-form-msg" role="status"></span></div>
+    </form>`;
+  const msg = document.getElementById("sc-msg");
+  const form = document.getElementById("schedule-form");
+  const errors = formErrors("sc", SCHEDULE_FIELD_OF);
+  const typeSelect = document.getElementById("sc-type");
+  const fillExample = () => {
+    const t = types.find((x) => x.type === typeSelect.value);
+    document.getElementById("sc-payload").value = JSON.stringify(t?.example ?? {}, null, 2);
+  };
+  typeSelect.onchange = fillExample;
+  fillExample();
+  // after the browser's own reset of the fields
+  form.onreset = () =>
+    setTimeout(() => {
+      errors.clear();
+      document.getElementById("sc-form-title").textContent = "New schedule";
+      document.getElementById("sc-form-msg").textContent = "";
+      fillExample();
+    });
+
+  let known = [];
+  const rows = document.getElementById("schedule-rows");
+  const refresh = async () => {
+    ({ schedules: known } = await api("/schedules"));
+    patchHtml(
+      rows,
+      known.map(scheduleRowHtml).join("") ||
+        `<tr><td colspan="7" class="muted">No schedules.</td></tr>`,
+    );
+  };
+
+  const edit = (s) => {
+    errors.clear();
+    document.getElementById("sc-form-title").textContent = `Edit ${s.name}`;
+    document.getElementById("sc-name").value = s.name;
+    document.getElementById("sc-cron").value = s.cron;
+    document.getElementById("sc-timezone").value = s.timezone;
+    typeSelect.value = s.type;
+    document.getElementById("sc-priority").value = s.priority ?? "";
+    document.getElementById("sc-attempts").value = s.max_attempts ?? "";
+    document.getElementById("sc-paused").checked = s.paused;
+    document.getElementById("sc-payload").value = JSON.stringify(s.payload, null, 2);
+    form.scrollIntoView({ block: "start" });
+    document.getElementById("sc-cron").focus();
+  };
+
+  rows.onclick = async (e) => {
+    const button = e.target.closest("button[data-act]");
+    if (!button) return;
+    const name = button.dataset.name;
+    const path = `/schedules/${encodeURIComponent(name)}`;
+    const s = known.find((x) => x.name === name);
+    try {
+      if (button.dataset.act === "toggle") {
+        const changed = await api(`${path}/${s?.paused ? "resume" : "pause"}`, { method: "POST" });
+        say(msg, esc(`${changed.paused ? "Paused" : "Resumed"} ${name}.`));
+      } else if (button.dataset.act === "trigger") {
+        const task = await api(`${path}/trigger`, { method: "POST" });
+        say(
+          msg,
+          `Started ${esc(task.type)} task <a href="#task/${esc(task.id)}" id="sc-started">${
+            esc(task.id.slice(-8))
+          }</a> from ${esc(name)}.`,
+        );
+      } else if (button.dataset.act === "edit") {
+        if (s) edit(s);
+        return;
+      } else if (button.dataset.act === "delete") {
+        const yes = await confirmAction({
+          title: "Delete schedule",
+          text: `Delete the schedule ${name}? It submits no more ${
+            s?.type ?? ""
+          } tasks; tasks it already submitted stay.`,
+          confirm: "Delete",
+          keep: "Keep it",
+        });
+        if (!yes) return;
+        await api(path, { method: "DELETE" });
+        say(msg, esc(`Deleted ${name}.`));
+      }
+    } catch (error) {
+      say(msg, "", error);
+    }
+    await refresh();
+  };
+
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const formMsg = document.getElementById("sc-form-msg");
+    formMsg.textContent = "";
+    errors.clear();
+    const name = document.getElementById("sc-name").value.trim();
+    if (!name) return errors.show([{ path: "name", message: "a schedule needs a name" }]);
+    let payload;
+    try {
+      payload = JSON.parse(document.getElementById("sc-payload").value || "{}");
+    } catch (error) {
+      return errors.show([{ path: "payload", message: `not valid JSON (${error.message})` }]);
+    }
+    const attempts = document.getElementById("sc-attempts");
+    if (attempts.validity.badInput) {
+      return errors.show([{ path: "max_attempts", message: "a whole number from 1 to 100" }]);
+    }
+    const body = {
+      cron: document.getElementById("sc-cron").value.trim(),
+      type: typeSelect.value,
+      payload,
+      timezone: document.getElementById("sc-timezone").value.trim() || "UTC",
+      paused: document.getElementById("sc-paused").checked,
+    };
+    const priority = document.getElementById("sc-priority").value;
+    if (priority) body.priority = priority;
+    if (attempts.value !== "") body.max_attempts = Number(attempts.value);
+    const existed = known.some((s) => s.name === name);
+    try {
+      formMsg.textContent = "Saving…";
+      const saved = await api(`/schedules/${encodeURIComponent(name)}`, {
+        method: "PUT",
+        json: body,
+      });
+      formMsg.textContent = "";
+      say(
+        msg,
+        `${existed ? "Replaced" : "Created"} ${esc(saved.name)}${
+          saved.next_run_at ? `; next run ${timeHtml(saved.next_run_at, time)}` : " (paused)"
+        }.`,
+      );
+      form.reset();
+      await refresh();
+      msg.scrollIntoView({ block: "nearest" });
+    } catch (error) {
+      formMsg.textContent = "";
+      errors.showApiError(error);
+    }
+  };
+  return every(3000, refresh);
+}
+
+/** A number input's limit: null when empty (no limit), a number, or undefined when not a number. */
+function limitValue(input) {
+  if (input.validity.badInput) return undefined;
+  const text = input.value.trim();
+  return text === "" ? null : Number(text);
+}
+
+/** One task type as a table row: its state, use and limits, with its actions. */
+function typeRowHtml(t) {
+  const type = esc(t.type);
+  const { concurrency, rate_per_minute: rate, paused } = t.limits;
+  return `<tr data-type="${type}"><td data-label="Type"><div><strong>${type}</strong><div class="help-line">${
+    inlineCodeHtml(helpLine(t.description))
+  }</div></div></td><td data-label="State" class="state">${
+    badge(paused ? "paused" : "active")
+  }</td><td data-label="Concurrency" class="concurrency"><span>${t.usage.running} running · ${
+    concurrency === null ? `<span class="muted">no limit</span>` : `limit ${concurrency}`
+  }</span></td><td data-label="Rate" class="rate">${
+    rate === null
+      ? `<span class="muted">no limit</span>`
+      : `<span>${
+        t.usage.started_last_minute ?? 0
+      } started in the last minute · limit ${rate} a minute</span>`
+  }</td><td data-label="Actions"><div class="row-actions"><button type="button" class="secondary" data-act="toggle" data-type="${type}" data-key="toggle:${type}" aria-label="${
+    paused ? "Resume" : "Pause"
+  } ${type}">${
+    paused ? "Resume" : "Pause"
+  }</button><button type="button" class="secondary" data-act="limits" data-type="${type}" data-key="limits:${type}" aria-label="Edit limits of ${type}">Edit limits</button></div></td></tr>`;
+}
+
+function typesView() {
+  view.innerHTML = `<h2>Task types</h2>
+    <p class="muted">Limits hold across all instances. A paused type starts nothing new; its running tasks finish.</p>
+    <p id="ty-msg" role="status"></p>
+    <div class="table-wrap"><table class="stack wide-labels" id="type-table"><thead><tr><th>Type</th><th>State</th><th>Concurrency</th><th>Rate</th><th>Actions</th></tr></thead>
+    <tbody id="type-rows"></tbody></table></div>
+    <dialog id="limits-dialog" aria-labelledby="lim-title">
+      <form id="limits-form" novalidate>
+        <h2 id="lim-title">Limits of <span id="lim-type"></span></h2>
+        <p class="help">Leave a field empty for no limit.</p>
+        <div class="field"><label for="lim-concurrency">Most running at once</label><input id="lim-concurrency" type="number" min="1" step="1" inputmode="numeric" placeholder="no limit" aria-describedby="lim-concurrency-error"><p class="field-error" id="lim-concurrency-error" hidden></p></div>
+        <div class="field"><label for="lim-rate">Most starts per minute</label><input id="lim-rate" type="number" min="1" step="1" inputmode="numeric" placeholder="no limit" aria-describedby="lim-rate-error"><p class="field-error" id="lim-rate-error" hidden></p></div>
+        <div class="error-box" id="lim-errors" role="alert" hidden></div>
+        <div class="actions"><button type="button" class="secondary" id="lim-cancel">Cancel</button><button type="submit">Save limits</button></div>
+      </form>
+    </dialog>`;
+  const msg = document.getElementById("ty-msg");
+  const rows = document.getElementById("type-rows");
+  const dialog = document.getElementById("limits-dialog");
+  const errors = formErrors("lim", { concurrency: "concurrency", rate_per_minute: "rate" });
+  let known = [];
+  let editing = null;
+  const refresh = async () => {
+    ({ types: known } = await api("/task-types"));
+    patchHtml(rows, known.map(typeRowHtml).join(""));
+  };
+  const patch = async (type, body, done) => {
+    const t = await api(`/task-types/${encodeURIComponent(type)}`, { method: "PATCH", json: body });
+    say(msg, esc(done(t)));
+    await refresh();
+  };
+  const describe = (t) => {
+    const { concurrency, rate_per_minute: rate } = t.limits;
+    return `${t.type}: ${
+      concurrency === null ? "no concurrency limit" : `at most ${concurrency} at once`
+    }, ${rate === null ? "no rate limit" : `at most ${rate} starts a minute`}.`;
+  };
+  rows.onclick = async (e) => {
+    const button = e.target.closest("button[data-act]");
+    if (!button) return;
+    const t = known.find((x) => x.type === button.dataset.type);
+    if (!t) return;
+    if (button.dataset.act === "limits") {
+      editing = t.type;
+      errors.clear();
+      document.getElementById("lim-type").textContent = t.type;
+      document.getElementById("lim-concurrency").value = t.limits.concurrency ?? "";
+      document.getElementById("lim-rate").value = t.limits.rate_per_minute ?? "";
+      dialog.showModal();
+      return;
+    }
+    try {
+      await patch(
+        t.type,
+        { paused: !t.limits.paused },
+        (changed) =>
+          changed.limits.paused
+            ? `Paused ${changed.type}: it starts nothing new.`
+            : `Resumed ${changed.type}.`,
+      );
+    } catch (error) {
+      say(msg, "", error);
+    }
+  };
+  document.getElementById("lim-cancel").onclick = () => dialog.close();
+  // the row may have been rebuilt while the dialog was open: the browser would put the focus
+  // back on a button no longer in the page, so it goes to the row's button of today
+  dialog.addEventListener("close", () => {
+    rows.querySelector(`[data-key="limits:${CSS.escape(editing)}"]`)?.focus();
+  });
+  document.getElementById("limits-form").onsubmit = async (e) => {
+    e.preventDefault();
+    errors.clear();
+    const concurrency = limitValue(document.getElementById("lim-concurrency"));
+    const rate = limitValue(document.getElementById("lim-rate"));
+    const bad = [
+      ...(concurrency === undefined ? [{ path: "concurrency", message: "a whole number" }] : []),
+      ...(rate === undefined ? [{ path: "rate_per_minute", message: "a whole number" }] : []),
+    ];
+    if (bad.length) return errors.show(bad);
+    try {
+      await patch(editing, { concurrency, rate_per_minute: rate }, describe);
+      dialog.close();
+    } catch (error) {
+      errors.showApiError(error);
+    }
+  };
+  return every(2000, refresh);
+}
+
 // --- router ---
 
 async function route() {
   stopCurrent();
+  // a question asked for the view being left has no answer any more
+  const confirm = document.getElementById("confirm-dialog");
+  if (confirm.open) confirm.close();
   routedHash = location.hash;
   const { name, arg, params } = currentRoute();
   for (const a of document.querySelectorAll("[data-nav]")) {
@@ -830,6 +1425,8 @@ async function route() {
     overview,
     tasks: () => tasks(params),
     submit,
+    schedules,
+    types: typesView,
     quotes,
     outbox,
     task: () => taskDetail(arg),

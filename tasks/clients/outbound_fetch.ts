@@ -23,13 +23,16 @@
  *
  * DNS rebinding: checking the addresses of a name and then letting `fetch` resolve it
  * again leaves a window in which the name can move to an internal address. For
- * http: the request is sent to the checked address itself (`Deno.createHttpClient`
- * with a `tcp` transport: the URL, and so the Host header, keep the name). For
- * https: that transport would skip TLS, so `fetch` resolves the name again; the
- * certificate check closes the gap there, since an internal address cannot prove it
- * is the attacker's name. The resolver `fetch` uses (getaddrinfo) may also read
- * sources `Deno.resolveDns` does not (/etc/hosts entries, mDNS): the same reasoning
- * covers https, and http never uses that second answer.
+ * http: the request is sent to the checked address itself: the URL names the address
+ * and the Host header keeps the name (`Deno.createHttpClient({ allowHost: true })`),
+ * so the server sees an ordinary `GET /path` with `Host: name` (a `tcp` transport
+ * would pin the address too, but it makes the request line absolute —
+ * `GET http://name/path` —, which servers such as Python's http.server take as the
+ * path). For https: pinning the address would lose the name TLS needs, so `fetch`
+ * resolves the name again; the certificate check closes the gap there, since an
+ * internal address cannot prove it is the attacker's name. The resolver `fetch` uses
+ * (getaddrinfo) may also read sources `Deno.resolveDns` does not (/etc/hosts entries,
+ * mDNS): the same reasoning covers https, and http never uses that second answer.
  */
 import ipaddr from "ipaddr.js";
 import { UnrecoverableError } from "../engine/errors.ts";
@@ -66,6 +69,12 @@ export interface OutboundInit {
   headers?: HeadersInit;
   body?: string | Uint8Array<ArrayBuffer>;
   signal?: AbortSignal;
+  /**
+   * Headers that vouch for this exact request (the http task's signature): like
+   * `authorization` they do not follow a redirect to another origin, and they are
+   * dropped when a redirect drops the body, since they would no longer be true.
+   */
+  boundHeaders?: readonly string[];
 }
 
 /**
@@ -94,6 +103,28 @@ export function parseAllowList(text: string | undefined): string[] {
     const host = stripDot(url.hostname);
     return port === undefined ? host : `${host}:${Number(port)}`;
   });
+}
+
+/**
+ * Why a guarded fetch would refuse `url` before any DNS lookup — not http(s), or
+ * an IP literal that is not public and not allow-listed — or null: a name is only
+ * judged when it is resolved, at fetch time. For checks at submit time.
+ */
+export function literalHostRefusal(
+  url: string,
+  allowedHosts: readonly string[] = [],
+): string | null {
+  try {
+    const target = parseTarget(url);
+    const address = literalAddress(target);
+    if (address !== null && !isAllowListed(target, new Set(allowedHosts))) {
+      refuseUnlessPublic(target, address, null);
+    }
+    return null;
+  } catch (error) {
+    if (error instanceof OutboundRefusedError) return error.message;
+    throw error;
+  }
 }
 
 /**
@@ -136,11 +167,13 @@ export async function outboundFetch(
       if (method !== "HEAD") method = "GET";
       body = undefined;
       headers.delete("content-type");
+      for (const name of init.boundHeaders ?? []) headers.delete(name);
     }
     // credentials meant for one origin do not travel to another
     if (next.origin !== url.origin) {
-      headers.delete("authorization");
-      headers.delete("cookie");
+      for (const name of ["authorization", "cookie", ...(init.boundHeaders ?? [])]) {
+        headers.delete(name);
+      }
     }
     url = next;
   }
@@ -172,13 +205,11 @@ async function checkTarget(
   signal: AbortSignal | undefined,
 ): Promise<Target> {
   const host = stripDot(url.hostname);
-  const port = effectivePort(url);
-  const isAllowed = allowed.has(host) || allowed.has(`${host}:${port}`);
-  const literal = host.startsWith("[") ? host.slice(1, -1) : host;
-  if (ipaddr.isValid(literal)) {
-    const address = ipaddr.process(literal);
-    if (!isAllowed) refuseUnlessPublic(url, address, null);
-    return { address: address.toString() };
+  const isAllowed = isAllowListed(url, allowed);
+  const literal = literalAddress(url);
+  if (literal !== null) {
+    if (!isAllowed) refuseUnlessPublic(url, literal, null);
+    return { address: literal.toString() };
   }
   let addresses: Address[];
   try {
@@ -191,6 +222,18 @@ async function checkTarget(
   }
   if (!isAllowed) { for (const address of addresses) refuseUnlessPublic(url, address, host); }
   return { address: addresses[0].toString() };
+}
+
+function isAllowListed(url: URL, allowed: ReadonlySet<string>): boolean {
+  const host = stripDot(url.hostname);
+  return allowed.has(host) || allowed.has(`${host}:${effectivePort(url)}`);
+}
+
+/** The address a URL's host spells out (IPv4-mapped IPv6 as its IPv4), or null for a name. */
+function literalAddress(url: URL): Address | null {
+  const host = stripDot(url.hostname);
+  const literal = host.startsWith("[") ? host.slice(1, -1) : host;
+  return ipaddr.isValid(literal) ? ipaddr.process(literal) : null;
 }
 
 /** A and AAAA records of a name (IPv4 first); refuses a name with none. */
@@ -220,7 +263,7 @@ function refuseUnlessPublic(url: URL, address: Address, name: string | null) {
   const subject = name === null ? text : `${name} resolves to ${text}, which`;
   throw new OutboundRefusedError(
     `refused to fetch ${url.href}: ${subject} is ${what}; only public addresses are fetched ` +
-      `unless ${ALLOW_LIST_VARIABLE} names the host`,
+      `unless ${ALLOW_LIST_VARIABLE} (or HTTP_TASK_ALLOWED_HOSTS) names the host`,
   );
 }
 
@@ -255,7 +298,10 @@ interface SendInit {
   signal: AbortSignal | undefined;
 }
 
-/** One hop, without following redirects; http goes to the checked address itself. */
+/**
+ * One hop, without following redirects; http to a name goes to the checked address
+ * itself. The response's `url` is the URL asked for, whatever address served it.
+ */
 async function send(url: URL, target: Target, init: SendInit): Promise<Response> {
   const request: RequestInit = {
     method: init.method,
@@ -264,14 +310,20 @@ async function send(url: URL, target: Target, init: SendInit): Promise<Response>
     signal: init.signal,
     redirect: "manual",
   };
-  if (url.protocol !== "http:" || target.address === null) return await fetch(url, request);
-  // the transport builds a URI from these: an IPv6 address goes in brackets
-  const hostname = target.address.includes(":") ? `[${target.address}]` : target.address;
-  const client = Deno.createHttpClient({
-    proxy: { transport: "tcp", hostname, port: effectivePort(url) },
-  });
+  // https, an address in the URL already, or an allow-listed name DNS cannot see
+  if (url.protocol !== "http:" || target.address === null || literalAddress(url) !== null) {
+    return await fetch(url, request);
+  }
+  const pinned = new URL(url);
+  pinned.hostname = target.address.includes(":") ? `[${target.address}]` : target.address;
+  const headers = new Headers(init.headers);
+  headers.set("host", url.host);
+  const client = Deno.createHttpClient({ allowHost: true });
   try {
-    return await fetch(url, { ...request, client });
+    const response = await fetch(pinned, { ...request, headers, client });
+    // callers (and redirects' relative Locations) read the URL with its name
+    Object.defineProperty(response, "url", { value: url.href });
+    return response;
   } finally {
     // the response body keeps its connection: closing the client only ends the pool
     client.close();

@@ -8,8 +8,22 @@ import { v7 as uuidv7 } from "uuid";
 import { type Broker, MAX_DELAY_MS } from "./broker.ts";
 import { InvalidTaskError, TaskConflictError, TaskNotFoundError } from "./errors.ts";
 import { InstanceRegistry } from "./instance_registry.ts";
-import { type Priority, priorityRank, type TaskEvent, type TaskRecord } from "./model.ts";
-import type { NewTask, QueueCounts, StoreHealth, TaskFilter, TaskStore } from "./store.ts";
+import {
+  type Priority,
+  priorityRank,
+  type TaskEvent,
+  type TaskRecord,
+  type TypeLimit,
+} from "./model.ts";
+import type {
+  NewTask,
+  QueueCounts,
+  StoreHealth,
+  TaskFilter,
+  TaskLinks,
+  TaskStore,
+  TypeUsage,
+} from "./store.ts";
 import { Sweeper } from "./sweeper.ts";
 import type { TaskDefinition } from "./task_definition.ts";
 import { TaskChanges } from "./task_changes.ts";
@@ -34,6 +48,11 @@ export interface SubmitRequest {
   idempotencyKey?: string;
   /** Keep the task this long once it ends, then delete it (RQ's result_ttl). */
   resultTtlMs?: number;
+  /**
+   * Tasks to wait for: ids of stored tasks, or (in a batch) the index of an
+   * earlier item of the same batch. At most MAX_DEPENDENCIES.
+   */
+  dependsOn?: (string | number)[];
   requestId?: string;
 }
 
@@ -70,6 +89,13 @@ export interface EngineOptions {
   hooks?: EngineHooks;
 }
 
+/** The most tasks one task may wait for. */
+export const MAX_DEPENDENCIES = 100;
+/** How often an instance with workers re-reads the types' limits (set on any instance). */
+const LIMITS_REFRESH_MS = 1_000;
+/** Tasks changed per transaction by a bulk retry or cancel. */
+const BULK_CHUNK = 500;
+
 /** How long the minute cron may spend running ready work when the broker needs it. */
 export const CRON_DRAIN_MS = 50_000;
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -98,6 +124,9 @@ export class Engine {
   private readonly stopController = new AbortController();
   private started = false;
   private countsCache: { until: number; since: number; counts: Promise<QueueCounts> } | null = null;
+  /** The types' limits as last read (claims respect them; empty: none set anywhere). */
+  private limits: TypeLimit[] = [];
+  private limitsTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: EngineOptions) {
     this.workerId = options.workerId;
@@ -107,6 +136,7 @@ export class Engine {
     this.writer = new TurnWriter(options.store, {
       workerId: options.workerId,
       leaseMs: options.leaseMs,
+      limits: () => this.limits,
     });
     this.pool = new WorkerPool(
       options.store,
@@ -122,12 +152,17 @@ export class Engine {
         retryMaxMs: options.retryMaxMs,
       },
       options.hooks,
+      (runAt) =>
+        this.broker.notify([{ delayMs: Math.max(0, runAt - Date.now()) }]).catch((error) =>
+          log.warn("wake-up not sent: {error}", { error: String(error) })
+        ),
     );
     this.sweeper = new Sweeper(
       options.store,
       options.runsWorkers ? () => this.writer.fill() : null,
       options.sweepIntervalMs,
       options.retentionDays * 86_400_000,
+      options.workerId,
     );
     this.instanceRegistry = new InstanceRegistry(
       options.kv,
@@ -158,6 +193,8 @@ export class Engine {
     this.instanceRegistry.start();
     if (!this.options.runsWorkers) return;
     this.pool.start();
+    this.refreshLimits().finally(() => this.writer.fill());
+    this.limitsTimer = setInterval(() => this.refreshLimits(), LIMITS_REFRESH_MS);
     this.writer.openClaims(this.pool);
     this.broker.listen(() => this.writer.fill());
     this.sweeper.start();
@@ -179,6 +216,7 @@ export class Engine {
     this.beginStop();
     this.writer.closeClaims();
     this.sweeper.stop();
+    clearInterval(this.limitsTimer);
     await this.broker.close();
     await this.writer.idle();
     await this.pool.stop(graceMs);
@@ -207,6 +245,7 @@ export class Engine {
         throw error;
       }
     });
+    await this.linkDependencies(requests, tasks);
     const inserted = await this.writer.insert(tasks);
     const fresh = inserted.filter((i) => i.created).map((i) => i.task);
     if (fresh.length > 0) {
@@ -235,9 +274,61 @@ export class Engine {
     );
   }
 
+  /** Checks a submission as `submit` would, storing nothing (InvalidTaskError when it would fail). */
+  check(request: SubmitRequest): void {
+    this.toNewTask(request, Date.now());
+  }
+
+  /**
+   * Turns each request's `dependsOn` into task ids: an index names an earlier
+   * item of this batch, an id must name a stored task (else the submit is a 400
+   * naming the entry; so no cycle can be made).
+   */
+  private async linkDependencies(requests: SubmitRequest[], tasks: NewTask[]): Promise<void> {
+    const invalid = (index: number, message: string, path: string) => {
+      const error = new InvalidTaskError(message, [{ path, message }]);
+      return requests.length > 1 ? error.forItem(index) : error;
+    };
+    const named = new Set<string>();
+    requests.forEach((request, index) => {
+      const entries = request.dependsOn ?? [];
+      if (entries.length > MAX_DEPENDENCIES) {
+        throw invalid(index, `a task may wait for at most ${MAX_DEPENDENCIES}`, "depends_on");
+      }
+      const ids = entries.map((entry, j) => {
+        if (typeof entry === "string") {
+          named.add(entry);
+          return entry;
+        }
+        if (!Number.isInteger(entry) || entry < 0 || entry >= index) {
+          throw invalid(
+            index,
+            `depends_on[${j}]: ${entry} is not an earlier item of this batch`,
+            `depends_on.${j}`,
+          );
+        }
+        return tasks[entry].id;
+      });
+      tasks[index].dependsOn = [...new Set(ids)];
+    });
+    if (named.size === 0) return;
+    const found = new Set(await this.store.existing([...named]));
+    requests.forEach((request, index) => {
+      (request.dependsOn ?? []).forEach((entry, j) => {
+        if (typeof entry === "string" && !found.has(entry)) {
+          throw invalid(index, `depends_on[${j}]: no task with id '${entry}'`, `depends_on.${j}`);
+        }
+      });
+    });
+  }
+
   private toNewTask(request: SubmitRequest, now: number): NewTask {
     const definition = this.registry.require(request.type);
-    const payload = this.registry.validatePayload(request.type, request.payload);
+    const payload = this.registry.validatePayload(
+      request.type,
+      request.payload,
+      this.options.services,
+    );
     if (request.delayMs !== undefined && request.runAt !== undefined) {
       throw new InvalidTaskError("give delay_ms or run_at, not both", [
         { path: "run_at", message: "give delay_ms or run_at, not both" },
@@ -264,6 +355,7 @@ export class Engine {
       idempotencyKey: request.idempotencyKey ?? null,
       requestId: request.requestId ?? null,
       resultTtlMs: request.resultTtlMs ?? null,
+      dependsOn: [],
       createdAt: now,
     };
   }
@@ -291,6 +383,89 @@ export class Engine {
    */
   subscribe(id: string, listener: () => void): () => void {
     return this.changes.subscribe(id, listener);
+  }
+
+  /** The tasks `id` waits for and the tasks that wait for it, with their statuses. */
+  async links(id: string): Promise<TaskLinks> {
+    await this.get(id);
+    return this.store.links(id);
+  }
+
+  /** Replays every failed task matching `filter`, in chunks; resolves to how many. */
+  retryMany(filter: Omit<TaskFilter, "limit" | "offset" | "statuses">): Promise<number> {
+    return this.inChunks((n) => this.store.retryMany({ ...filter, limit: n, offset: 0 }, n));
+  }
+
+  /** Cancels every waiting or blocked task matching `filter`, in chunks; resolves to how many. */
+  cancelMany(filter: Omit<TaskFilter, "limit" | "offset">): Promise<number> {
+    return this.inChunks((n) =>
+      this.store.cancelMany({ ...filter, limit: n, offset: 0 }, "cancelled in bulk", n)
+    );
+  }
+
+  private async inChunks(step: (n: number) => Promise<number>): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await step(BULK_CHUNK);
+      total += n;
+      if (n < BULK_CHUNK) break;
+      await new Promise((resolve) => setTimeout(resolve, 1)); // let others write between chunks
+    }
+    if (total > 0 && this.writer.claiming) this.writer.fill();
+    return total;
+  }
+
+  /** The limits set on task types (cluster-wide). */
+  typeLimits(): Promise<TypeLimit[]> {
+    return this.store.typeLimits();
+  }
+
+  /** Sets a type's limits; every instance applies them within LIMITS_REFRESH_MS. */
+  async setTypeLimit(
+    type: string,
+    patch: { concurrency?: number | null; ratePerMinute?: number | null; paused?: boolean },
+  ): Promise<TypeLimit> {
+    this.registry.require(type);
+    const current = (await this.store.typeLimits()).find((l) => l.type === type);
+    const limit: TypeLimit = {
+      type,
+      concurrency: patch.concurrency !== undefined
+        ? patch.concurrency
+        : current?.concurrency ?? null,
+      ratePerMinute: patch.ratePerMinute !== undefined
+        ? patch.ratePerMinute
+        : current?.ratePerMinute ?? null,
+      paused: patch.paused ?? current?.paused ?? false,
+      updatedAt: Date.now(),
+    };
+    await this.store.setTypeLimit(limit);
+    await this.refreshLimits();
+    if (this.writer.claiming) this.writer.fill();
+    return limit;
+  }
+
+  /** Running tasks and starts in the last minute, per type (cluster-wide). */
+  typeUsage(): Promise<TypeUsage[]> {
+    return this.store.typeUsage(Date.now());
+  }
+
+  /**
+   * Re-reads the limits; only limits that restrict anything are kept, so with
+   * none set the claim is the plain one.
+   */
+  private async refreshLimits(): Promise<void> {
+    try {
+      this.limits = (await this.store.typeLimits()).filter((l) =>
+        l.paused || l.concurrency !== null || l.ratePerMinute !== null
+      );
+    } catch (error) {
+      log.warn("could not read the types' limits: {error}", { error: String(error) });
+    }
+  }
+
+  /** How many live followers (subscriptions) are attached here now. */
+  followers(): number {
+    return this.changes.size;
   }
 
   /**
@@ -344,6 +519,7 @@ export class Engine {
     const deadline = Date.now() + maxMs;
     const opened = !this.writer.claiming;
     if (opened) {
+      await this.refreshLimits();
       this.pool.start();
       this.writer.openClaims(this.pool);
     }

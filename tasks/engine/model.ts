@@ -5,6 +5,7 @@
  */
 
 export const TASK_STATUSES = [
+  "blocked",
   "scheduled",
   "queued",
   "running",
@@ -17,6 +18,8 @@ export type TaskStatus = typeof TASK_STATUSES[number];
 
 /** Statuses a worker may claim from. */
 export const WAITING_STATUSES = ["queued", "scheduled", "retrying"] as const;
+/** Statuses a cancel ends at once: waiting ones, and `blocked` (waiting for its dependencies). */
+export const CANCELLABLE_STATUSES = ["blocked", ...WAITING_STATUSES] as const;
 /** Statuses a task never leaves on its own. */
 export const FINAL_STATUSES = ["succeeded", "failed", "cancelled"] as const;
 
@@ -65,10 +68,23 @@ export interface TaskRecord {
   resultTtlMs: number | null;
   /** When an ended task with a time to live will be deleted. */
   expiresAt: number | null;
+  /** How many tasks this one waits for (`blocked` until they all succeeded). */
+  dependencyCount: number;
+  /** Whether other tasks wait for this one. */
+  hasDependents: boolean;
   createdAt: number;
   updatedAt: number;
   startedAt: number | null;
   finishedAt: number | null;
+}
+
+/** Cluster-wide limits of a task type; null means unlimited. */
+export interface TypeLimit {
+  type: string;
+  concurrency: number | null;
+  ratePerMinute: number | null;
+  paused: boolean;
+  updatedAt: number;
 }
 
 /** One entry of a task's history. */

@@ -14,7 +14,7 @@
  * 'running'): a worker whose lease expired, and whose task was claimed again
  * elsewhere, can no longer touch it.
  */
-import type { TaskEvent, TaskRecord } from "./model.ts";
+import type { TaskEvent, TaskRecord, TypeLimit } from "./model.ts";
 
 /** A submission as stored. */
 export interface NewTask {
@@ -32,6 +32,12 @@ export interface NewTask {
   idempotencyKey: string | null;
   requestId: string | null;
   resultTtlMs: number | null;
+  /**
+   * Tasks this one waits for. With any, the task is stored `blocked` and, in the
+   * same transaction, released at once if they all succeeded already, or
+   * cancelled if one failed or was cancelled (its error names it).
+   */
+  dependsOn: string[];
   createdAt: number;
 }
 
@@ -42,9 +48,14 @@ export interface AttemptOwner {
   attempt: number;
 }
 
-/** How an attempt ended, as written in a turn. */
+/**
+ * How an attempt ended, as written in a turn. With `releasesDependents`, the
+ * same transaction releases the tasks that waited for it (a success) or cancels
+ * them (a failure for good, a cancel).
+ */
 export type AttemptEnd =
   & AttemptOwner
+  & { releasesDependents?: boolean }
   & (
     /** `result` is JSON text, written as it is. */
     | { outcome: "succeeded"; result: string }
@@ -57,8 +68,12 @@ export type AttemptEnd =
 export interface Turn {
   inserts: NewTask[];
   ends: AttemptEnd[];
-  /** Claim up to `limit` ready tasks, highest priority first, for `workerId`. */
-  claim: { workerId: string; limit: number; leaseMs: number } | null;
+  /**
+   * Claim up to `limit` ready tasks, highest priority first, for `workerId`,
+   * within the types' cluster-wide `limits` (none: any type; the common case
+   * must cost nothing more).
+   */
+  claim: { workerId: string; limit: number; leaseMs: number; limits: TypeLimit[] } | null;
 }
 
 /** A stored submission: the new task, or the one its idempotency key matched. */
@@ -79,8 +94,24 @@ export interface TaskFilter {
   statuses?: readonly string[];
   type?: string;
   priority?: number;
+  /** created_at bounds (epoch ms): after is exclusive, before is exclusive. */
+  createdAfter?: number;
+  createdBefore?: number;
   limit: number;
   offset: number;
+}
+
+/** A task's neighbours in the dependency graph. */
+export interface TaskLinks {
+  dependsOn: { id: string; status: string }[];
+  dependents: { id: string; status: string }[];
+}
+
+/** Use of a type now: running tasks and starts in the last minute, cluster-wide. */
+export interface TypeUsage {
+  type: string;
+  running: number;
+  startedLastMinute: number;
 }
 
 /** Counts behind /queue/stats and /metrics. */
@@ -155,9 +186,11 @@ export interface TaskStore {
   /**
    * Running tasks whose lease ran out (their instance died) go back to `queued`,
    * to `failed` after their last attempt, or to `cancelled` when a cancel was
-   * requested meanwhile. Returns how many moved.
+   * requested meanwhile. Returns how many moved. Tasks of `exceptWorkerId` are
+   * left alone: an instance knows its own tasks still run (its heartbeat may
+   * just have waited for a lock).
    */
-  requeueExpired(now: number): Promise<number>;
+  requeueExpired(now: number, exceptWorkerId?: string): Promise<number>;
   /** Shutdown: a worker's running tasks go back to `queued`, their attempt undone. */
   handBack(workerId: string, ids: string[]): Promise<number>;
   /** Whether a waiting task is due. */
@@ -171,6 +204,27 @@ export interface TaskStore {
    */
   purgeExpired(now: number, retainedSince: number | null, limit: number): Promise<number>;
   counts(since: number, now: number): Promise<QueueCounts>;
+  /** Of these ids, those that name a stored task. */
+  existing(ids: string[]): Promise<string[]>;
+  /** The tasks `id` waits for and the tasks that wait for it. */
+  links(id: string): Promise<TaskLinks>;
+  /** The results of the tasks `id` waits for, by id (given to its run as ctx.dependencies). */
+  dependencyResults(id: string): Promise<Record<string, unknown>>;
+  /**
+   * The safety net of dependencies: releases every `blocked` task whose
+   * dependencies all succeeded, cancels those with one that failed or was
+   * cancelled. Returns how many moved.
+   */
+  resolveBlocked(now: number): Promise<number>;
+  typeLimits(): Promise<TypeLimit[]>;
+  /** Creates or replaces a type's limits. */
+  setTypeLimit(limit: TypeLimit): Promise<void>;
+  /** Running tasks and starts in the minute before `now`, per type that has either. */
+  typeUsage(now: number): Promise<TypeUsage[]>;
+  /** Replays up to `limit` failed tasks matching `filter` (statuses ignored); returns how many. */
+  retryMany(filter: TaskFilter, limit: number): Promise<number>;
+  /** Cancels up to `limit` waiting or blocked tasks matching `filter`; returns how many. */
+  cancelMany(filter: TaskFilter, reason: string, limit: number): Promise<number>;
   /** How many tasks there are of each (type, status) (reports; reads every row). */
   countByTypeAndStatus(): Promise<{ type: string; status: string; n: number }[]>;
   health(): Promise<StoreHealth>;

@@ -33,6 +33,8 @@ export class Sweeper {
     private readonly intervalMs: number,
     /** Ended tasks older than this are deleted (0 keeps them forever). */
     private readonly retentionMs: number,
+    /** This instance's worker id: its own running tasks are never requeued by it. */
+    private readonly workerId: string,
   ) {}
 
   start(): void {
@@ -52,9 +54,11 @@ export class Sweeper {
   private async pass(): Promise<SweepReport> {
     try {
       const now = Date.now();
-      const requeued = await this.store.requeueExpired(now);
+      const requeued = await this.store.requeueExpired(now, this.workerId);
       if (requeued > 0) log.warn("requeued {requeued} tasks whose lease expired", { requeued });
       await this.store.promoteDue(now);
+      // dependencies whose end was not seen where it happened (a late dependent, a lost instance)
+      await this.store.resolveBlocked(now);
       const claimed = this.fill && await this.store.hasReady(now) ? await this.fill() : 0;
       const retention = this.retentionMs > 0 && now - this.lastRetentionAt >= RETENTION_EVERY_MS;
       if (retention) this.lastRetentionAt = now;

@@ -18,6 +18,13 @@ export class TaskChanges {
     };
   }
 
+  /** How many listeners are attached (live streams of this instance). */
+  get size(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
   emit(id: string): void {
     const set = this.listeners.get(id);
     if (set) { for (const listener of set) listener(); }

@@ -22,6 +22,8 @@ export interface TaskContext<Input, Services = unknown> {
   progress(percent: number, message?: string): Promise<void>;
   /** A logger whose lines carry the task id and type. */
   log: Logger;
+  /** The results of the tasks this one waited for (`depends_on`), by task id. */
+  dependencies: Record<string, unknown>;
   services: Services;
 }
 
@@ -39,5 +41,11 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType, Services =
   /** A valid payload, shown in the docs and the dashboard's form. */
   example: z.input<Schema>;
   defaults?: TaskDefaults;
+  /**
+   * Refuses a submission for a reason the schema cannot see (it needs the
+   * services, e.g. an allow-list): return a message and the submit is a 400
+   * naming `payload`; return null to accept.
+   */
+  admit?(input: z.output<Schema>, services: Services): string | null;
   run(ctx: TaskContext<z.output<Schema>, Services>): unknown;
 }

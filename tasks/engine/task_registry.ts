@@ -55,7 +55,7 @@ export class TaskRegistry {
    * payload counts as `{}`, so a type whose fields are all optional needs none
    * (the seeds send `action` without `data`).
    */
-  validatePayload(type: string, payload: unknown): unknown {
+  validatePayload(type: string, payload: unknown, services?: unknown): unknown {
     const definition = this.require(type);
     const given = payload ?? {};
     const parsed = definition.input.safeParse(given);
@@ -65,6 +65,12 @@ export class TaskRegistry {
         `payload does not fit task type '${type}': ${issues[0]?.path}: ${issues[0]?.message}`,
         issues,
       );
+    }
+    const refusal = definition.admit?.(parsed.data, services);
+    if (refusal) {
+      throw new InvalidTaskError(`payload refused by task type '${type}': ${refusal}`, [
+        { path: "payload", message: refusal },
+      ]);
     }
     // Store what the client sent (defaults are applied again at run time).
     return given;

@@ -8,7 +8,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { setImmediate } from "node:timers";
-import type { TaskRecord } from "./model.ts";
+import type { TaskRecord, TypeLimit } from "./model.ts";
 import type { AttemptEnd, Inserted, NewTask, TaskStore } from "./store.ts";
 
 /** Where claimed tasks go: the worker pool of this instance. */
@@ -44,7 +44,12 @@ export class TurnWriter {
 
   constructor(
     private readonly store: TaskStore,
-    private readonly claimer: { workerId: string; leaseMs: number },
+    private readonly claimer: {
+      workerId: string;
+      leaseMs: number;
+      /** The types' limits in force (read by the engine, refreshed every second). */
+      limits: () => TypeLimit[];
+    },
   ) {}
 
   /** From now on, turns claim ready tasks into `target`'s free slots. */
@@ -135,7 +140,12 @@ export class TurnWriter {
             inserts: inserts.flatMap((p) => p.item),
             ends: ends.map((p) => p.item),
             claim: free > 0
-              ? { workerId: this.claimer.workerId, limit: free, leaseMs: this.claimer.leaseMs }
+              ? {
+                workerId: this.claimer.workerId,
+                limit: free,
+                leaseMs: this.claimer.leaseMs,
+                limits: this.claimer.limits(),
+              }
               : null,
           });
           let at = 0;

@@ -43,6 +43,7 @@ interface RunningTask {
 }
 
 const log = getLogger(["fila", "worker"]);
+const NO_DEPENDENCIES: Record<string, unknown> = Object.freeze({});
 const CANCEL_POLL_MS = 300;
 
 export class WorkerPool implements ClaimTarget {
@@ -58,6 +59,11 @@ export class WorkerPool implements ClaimTarget {
     private readonly changes: TaskChanges,
     private readonly options: WorkerPoolOptions,
     private readonly hooks: WorkerPoolHooks = {},
+    /**
+     * Called with a time when work becomes ready then (a retry was recorded, or
+     * dependents were released): someone must wake up for it.
+     */
+    private readonly wakeAt: (runAt: number) => void = () => {},
   ) {}
 
   get inFlight(): number {
@@ -114,19 +120,35 @@ export class WorkerPool implements ClaimTarget {
     } finally {
       clearTimeout(timeout);
     }
+    // its end decides the tasks that wait for it, in the same transaction
+    if (end && task.hasDependents) end.releasesDependents = true;
     let outcome: AttemptOutcome = "lost";
     if (end) {
-      if (end.outcome === "retrying" || end.outcome === "failed") {
-        taskLog.warn("attempt {attempt} of {maxAttempts} failed: {error}", {
+      // a retry is routine (metrics count it): one warning per task that failed for good
+      if (end.outcome === "retrying") {
+        taskLog.debug(
+          "attempt {attempt} of {maxAttempts} failed, retrying in {retryInMs} ms: {error}",
+          {
+            attempt: task.attempts,
+            maxAttempts: task.maxAttempts,
+            error: end.error,
+            retryInMs: end.retryAt - Date.now(),
+          },
+        );
+      } else if (end.outcome === "failed") {
+        taskLog.warn("failed after {attempt} of {maxAttempts} attempts: {error}", {
           attempt: task.attempts,
           maxAttempts: task.maxAttempts,
           error: end.error,
-          retryInMs: end.outcome === "retrying" ? end.retryAt - Date.now() : null,
         });
       }
       try {
         // an end is retried until the lease would have run out, then the sweeper decides
-        if (await this.writer.end(end, this.options.leaseMs)) outcome = end.outcome;
+        if (await this.writer.end(end, this.options.leaseMs)) {
+          outcome = end.outcome;
+          if (end.outcome === "retrying") this.wakeAt(end.retryAt);
+          else if (end.releasesDependents) this.wakeAt(Date.now());
+        }
       } catch (error) {
         log.error("could not record the end of task {id}: {error}", {
           id: task.id,
@@ -151,13 +173,16 @@ export class WorkerPool implements ClaimTarget {
     } catch { /* observers must not break the pool */ }
   }
 
-  private run(task: TaskRecord, signal: AbortSignal, taskLog: Logger): Promise<unknown> {
+  private async run(task: TaskRecord, signal: AbortSignal, taskLog: Logger): Promise<unknown> {
     const definition = this.registry.get(task.type);
     if (!definition) throw new UnrecoverableError(`unknown task type '${task.type}'`);
     const parsed = definition.input.safeParse(task.payload);
     if (!parsed.success) {
       throw new UnrecoverableError(`payload no longer valid: ${parsed.error.message}`);
     }
+    const dependencies = task.dependencyCount > 0
+      ? await this.store.dependencyResults(task.id)
+      : NO_DEPENDENCIES;
     const owner = { id: task.id, workerId: this.options.workerId, attempt: task.attempts };
     return runUntilAborted(
       () =>
@@ -170,6 +195,7 @@ export class WorkerPool implements ClaimTarget {
           priority: priorityName(task.priority),
           signal,
           log: taskLog,
+          dependencies,
           services: this.services,
           progress: async (percent, message) => {
             const pct = Math.max(0, Math.min(100, Math.round(percent)));

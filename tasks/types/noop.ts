@@ -7,9 +7,9 @@ const preciseNow = () => performance.timeOrigin + performance.now();
 /** Does nothing: the unit of the benchmarks and a probe of the queue itself. */
 export const noop = defineTask({
   type: "noop",
-  description: "Does nothing and succeeds; returns `n + 1` when given `n`, like the peer " +
-    "benchmarks. With `timed: true` it returns `{ value, t_start, t_end }` instead: when its " +
-    "run began and ended, in epoch ms with sub-ms precision (the peers' jobs report the same).",
+  description: "Does nothing and succeeds; returns `n + 1` when given `n`. With `timed: true` " +
+    "it returns `{ value, t_start, t_end }`: when its run began and ended, in epoch ms with " +
+    "sub-ms precision.",
   input: z.object({ n: z.number().int().optional(), timed: z.boolean().optional() }).default({}),
   example: {},
   run: ({ input }) => {

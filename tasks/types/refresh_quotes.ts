@@ -7,6 +7,7 @@ import {
   UpstreamWaitError,
 } from "../clients/quotes_service.ts";
 import { defineTask } from "./define_task.ts";
+import type { BuiltinSchedule } from "../scheduler.ts";
 
 /**
  * How long a cron-submitted refresh stays worth running. Later ticks submit their
@@ -71,3 +72,13 @@ export const refreshQuotes = defineTask({
     }
   },
 });
+
+/** The built-in schedule of the refresh: QUOTES_CRON; each run names its tick. */
+export function quoteRefreshSchedule(cron: string): BuiltinSchedule {
+  return {
+    name: "refresh_quotes",
+    cron,
+    type: "refresh_quotes",
+    payloadFor: (tick) => ({ tick: tick.toISOString() }),
+  };
+}

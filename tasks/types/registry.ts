@@ -3,6 +3,7 @@
  */
 import type { FilaTaskDefinition } from "./define_task.ts";
 import { aggregate } from "./aggregate.ts";
+import { http } from "./http.ts";
 import { noop } from "./noop.ts";
 import { processCsv } from "./process_csv.ts";
 import { sendEmail } from "./send_email.ts";
@@ -22,4 +23,5 @@ export const taskTypes: FilaTaskDefinition[] = [
   aggregate,
   sendEmail,
   sendReport,
+  http,
 ] as FilaTaskDefinition[];

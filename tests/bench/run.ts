@@ -29,12 +29,20 @@
  *        Fila figure is the median of N runs, drivers taking turns).
  *   GET /currency       : 2,000 req/s for 10 s (after 2 s unrecorded) once a reading was stored
  *                         (statuses seen are printed)
+ *
+ * --soak[=SECONDS] (default 600) runs only the soak figure (soak.ts), per driver: sustained
+ *   noop load at a fixed rate (--soak-rate=N, default 300/s) with SSE followers and the
+ *   dashboard's polling, printing RSS, RssAnon and the V8 heap at start, after warm-up and
+ *   every minute, and the growth per 100,000 tasks after warm-up (--soak-no-dashboard: without
+ *   the dashboard's polling).
+ * --contention runs only the contention figures (contention.ts) at 100,000 tasks.
  */
 import { type ChildFila, spawnFila, testEnv } from "../support/harness.ts";
 import { benchDatabase, benchDb, stopBenchCluster, storeOf } from "./bench_store.ts";
 import { readPeer, runPeer, STORED_POSTGRES_PEERS } from "./peers.ts";
 import { startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
 import { LeanHttpPool, type LeanResponse } from "./lean_http.ts";
+import { formatSoak, runSoak } from "./soak.ts";
 
 const quick = Deno.args.includes("--quick");
 const driverArg = Deno.args.find((a) => a.startsWith("--driver="))?.split("=")[1];
@@ -439,6 +447,37 @@ function medians(runs: Figures[]): Figures {
     out[metric] = percentile(values, 50).toFixed(decimals);
   }
   return out;
+}
+
+const soakArg = Deno.args.find((a) => a === "--soak" || a.startsWith("--soak="));
+if (soakArg) {
+  const seconds = soakArg.includes("=") ? Number(soakArg.split("=")[1]) : 600;
+  const rate = Number(Deno.args.find((a) => a.startsWith("--soak-rate="))?.split("=")[1] ?? 300);
+  const lines: string[] = [];
+  // the soak runs on libSQL only (soak.ts): the pg driver has no embedded store to soak
+  for (const driver of drivers.filter((d): d is "kv" | "db" => d !== "pg")) {
+    console.error(`soak, driver ${driver}: ${seconds} s at ${rate} tasks/s…`);
+    const report = await runSoak({
+      driver,
+      store: "libsql",
+      seconds,
+      rate,
+      dashboard: !Deno.args.includes("--soak-no-dashboard"),
+      denoFlags: START_FLAGS,
+    });
+    lines.push(...formatSoak(report));
+  }
+  console.log(
+    `\nFila soak ${
+      new Date().toISOString()
+    } (${Deno.build.os}, ${navigator.hardwareConcurrency} cores)`,
+  );
+  for (const line of lines) console.log(line);
+  Deno.exit(0);
+}
+if (Deno.args.includes("--contention")) {
+  await import("./contention.ts");
+  Deno.exit(0);
 }
 
 // drivers take turns run by run, so a slow spell of the machine does not land on one of them

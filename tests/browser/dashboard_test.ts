@@ -1,29 +1,17 @@
 /// <reference lib="dom" />
 // The page callbacks below run in Chromium, so this file also sees the DOM types.
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import {
+  type Browser,
+  launchChromium,
+  type Page,
+  sidewaysScroll,
+  watchErrors,
+} from "../support/chromium.ts";
 import { z } from "zod";
 import { defineTask } from "../../tasks/types/define_task.ts";
 import { startTestFila } from "../support/harness.ts";
 import { RECENT_READING_SECONDS, startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
-function watchErrors(page: Page, errors: string[]) {
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(String(e)));
-}
 
 /** A task type whose description holds markup and a benchmark note: neither may reach the page as such. */
 const markupHelp = defineTask({
@@ -34,11 +22,6 @@ const markupHelp = defineTask({
   example: {},
   run: () => null,
 });
-
-/** How far the page scrolls sideways (0 when it does not). */
-function sidewaysScroll(page: Page) {
-  return page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
-}
 
 /** Fails when any element matching `selector` is wider inside than its box (its text is cut). */
 async function assertNoOverflow(page: Page, selector: string, where: string) {
@@ -136,7 +119,7 @@ Deno.test("dashboard: quotes errors, throughput chart, submit errors, URL filter
     const refreshError: string = (await fila.get("/health")).body.checks.quotes.last_refresh_error;
     assert.match(refreshError, /answered 500/);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const phone = await browser.newPage({ viewport: { width: 375, height: 800 } });
     const errors: string[] = [];
@@ -419,7 +402,7 @@ Deno.test("dashboard: with API_TOKEN the page loads without it, asks for it, and
     await api.body?.cancel();
     assert.equal(api.status, 401);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    browser = await launchChromium();
     const page = await browser.newPage();
     const errors: string[] = [];
     watchErrors(page, errors);

@@ -11,7 +11,9 @@
  * same `dir` share it, as they share a libSQL file.
  */
 import { loadConfig } from "../../config.ts";
-import { type FilaInstance, startFila } from "../../main.ts";
+import { type FilaInstance, startFila, VERSION } from "../../main.ts";
+import { buildOpenApiDocument } from "../../routes/docs.ts";
+import { contractFetch, type ContractInit, loadContract } from "./contract.ts";
 import type { TaskDefinition } from "../../tasks/engine/task_definition.ts";
 // @ts-types="npm:@types/pg@^8.23.1"
 import pg from "pg";
@@ -128,8 +130,12 @@ export interface TestFila {
   url: string;
   dir: string;
   instance: FilaInstance;
-  /** fetch against the instance; `path` starts with "/". */
-  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /**
+   * fetch against the instance; `path` starts with "/". Each exchange is checked
+   * against the instance's OpenAPI document (see contract.ts); `contract: false`
+   * sends one unchecked.
+   */
+  fetch(path: string, init?: ContractInit): Promise<Response>;
   /** POST JSON and parse the JSON answer. */
   post(
     path: string,
@@ -183,13 +189,18 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
     DATABASE_URL: await databaseUrl(options.store ?? "libsql", dir),
     ...options.env,
   });
+  // the test task types that record what ran write through their own connection
+  const recorder = openSql(config.DATABASE_URL);
   const instance = await startFila(config, {
     extraTaskTypes: [...testTaskTypes, ...(options.extraTaskTypes ?? [])],
+    extraServices: { testSql: recorder },
   });
   const url = instance.url!;
   const sql = openSql(config.DATABASE_URL);
+  // a ROLE=worker instance serves no document: its app still describes what it serves
+  const document = () => buildOpenApiDocument(instance.app, instance.engine.taskTypes(), VERSION);
   return {
-    ...clientFor(url),
+    ...clientFor(url, document),
     url,
     dir,
     instance,
@@ -197,6 +208,7 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
     async stop() {
       await sql.close();
       await instance.stop(0);
+      await recorder.close();
       if (removeDir) {
         databases.delete(dir);
         await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -205,9 +217,14 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
   };
 }
 
-/** HTTP helpers bound to a base URL (also used with child instances). */
-export function clientFor(url: string) {
-  const fetchAt = (path: string, init?: RequestInit) => fetch(url + path, init);
+/**
+ * HTTP helpers bound to a base URL (also used with child instances), each call
+ * checked against the document the instance serves (or `document`'s, when it
+ * serves none).
+ */
+export function clientFor(url: string, document?: () => unknown) {
+  let contract: ReturnType<typeof loadContract> | undefined;
+  const fetchAt = contractFetch(url, () => contract ??= loadContract(url, document));
   const parse = async (res: Response) => {
     const text = await res.text();
     let body: unknown = text;
@@ -266,8 +283,26 @@ export function sseFrameData(frame: string): Json {
 
 /** A task's whole history from GET /tasks/:id/events (the stream ends with the task). */
 export async function readTaskEvents(url: string, id: string): Promise<Json[]> {
-  const text = await (await fetch(`${url}/tasks/${id}/events`)).text();
+  const text = await (await clientFor(url).fetch(`/tasks/${id}/events`)).text();
   return text.split("\n\n").filter((f) => f.startsWith("event: task")).map(sseFrameData);
+}
+
+/** The start of the next minute: a tick no schedule has run for yet. */
+export function nextMinute(after = Date.now()): Date {
+  return new Date(Math.floor(after / 60_000) * 60_000 + 60_000);
+}
+
+/**
+ * Runs `instance`'s schedules for `tick`, as the minute cron would, and returns
+ * the quote refresh it submitted (or matched on another instance's key); null
+ * when the refresh was not due (it already ran for that tick here).
+ */
+export async function refreshTick(
+  instance: FilaInstance,
+  tick: Date = nextMinute(),
+): Promise<{ id: string; created: boolean } | null> {
+  const run = (await instance.scheduler.tick(tick)).get("refresh_quotes");
+  return run ? { id: run.task.id, created: run.created } : null;
 }
 
 export interface ChildFila {

@@ -41,6 +41,7 @@
  * a statement that meets SQLITE_BUSY is retried asynchronously until `busyTimeoutMs` is spent.
  */
 import Database from "libsql";
+import { primaryCodeName } from "../../db/libsql/local_client.ts";
 import { Buffer } from "node:buffer";
 
 type NativeDatabase = InstanceType<typeof Database>;
@@ -354,33 +355,6 @@ function valueToProto(value: unknown): ProtoValue {
 // ---------------------------------------------------------------------------------------------
 // Errors from SQLite
 
-const PRIMARY_CODES: Record<number, string> = {
-  1: "SQLITE_ERROR",
-  2: "SQLITE_INTERNAL",
-  3: "SQLITE_PERM",
-  4: "SQLITE_ABORT",
-  5: "SQLITE_BUSY",
-  6: "SQLITE_LOCKED",
-  7: "SQLITE_NOMEM",
-  8: "SQLITE_READONLY",
-  9: "SQLITE_INTERRUPT",
-  10: "SQLITE_IOERR",
-  11: "SQLITE_CORRUPT",
-  12: "SQLITE_NOTFOUND",
-  13: "SQLITE_FULL",
-  14: "SQLITE_CANTOPEN",
-  15: "SQLITE_PROTOCOL",
-  17: "SQLITE_SCHEMA",
-  18: "SQLITE_TOOBIG",
-  19: "SQLITE_CONSTRAINT",
-  20: "SQLITE_MISMATCH",
-  21: "SQLITE_MISUSE",
-  22: "SQLITE_NOLFS",
-  23: "SQLITE_AUTH",
-  25: "SQLITE_RANGE",
-  26: "SQLITE_NOTADB",
-};
-
 const SQLITE_BUSY = 5;
 
 function rawCodeOf(error: unknown): number | undefined {
@@ -393,7 +367,7 @@ function requestErrorFrom(error: unknown): RequestError {
   if (error instanceof RequestError) return error;
   const rawCode = rawCodeOf(error);
   if (rawCode === undefined) throw error; // not SQLite's: a bug here, let it surface
-  const code = PRIMARY_CODES[rawCode & 0xff] ?? "SQLITE_UNKNOWN";
+  const code = primaryCodeName(rawCode) ?? "SQLITE_UNKNOWN";
   return new RequestError(code, `SQLite error: ${(error as Error).message}`);
 }
 

@@ -1,14 +1,16 @@
 /**
- * Holds an exclusive lock on a SQLite file for `ms`, as another process would:
- * `deno run -A lock_database.ts <file> <ms>`; prints LOCKED once it holds it.
+ * Holds the write lock of a SQLite file for `ms`, as another process would (a
+ * purge, a long write, `BEGIN IMMEDIATE` in a shell):
+ * `deno run -A lock_database.ts <file> <ms>`; prints LOCKED once it holds it and
+ * RELEASED once it let go, so a test can tell what happened meanwhile.
  */
-import { createClient } from "@libsql/client";
+import Database from "libsql";
 
 const [file, ms] = Deno.args;
-const client = createClient({ url: `file:${file}` });
-const tx = await client.transaction("write");
-await tx.execute("INSERT INTO task_events (task_id, at, status) VALUES ('lock', 0, 'lock')");
+const db = new Database(file, { timeout: 5_000 });
+db.exec("BEGIN IMMEDIATE");
 console.log("LOCKED");
 await new Promise((r) => setTimeout(r, Number(ms)));
-await tx.rollback();
-client.close();
+db.exec("ROLLBACK");
+db.close();
+console.log("RELEASED");

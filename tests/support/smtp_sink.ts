@@ -1,6 +1,5 @@
 /** A real SMTP server (npm `smtp-server`) on a free local port that keeps every message it receives. */
-// @ts-types="npm:@types/smtp-server@^3.5.13"
-import { SMTPServer } from "smtp-server";
+import { SMTPServer } from "./deps.ts";
 
 export interface ReceivedMail {
   from: string;

@@ -21,23 +21,30 @@ export interface SqlClient {
   close(): Promise<void>;
 }
 
-/** A client for the database at `url` (file:, libsql:, http:, postgres:). */
+/**
+ * A client for the database at `url` (file:, libsql:, http:, postgres:). Drivers load on
+ * first use, so a process that cannot load native code (Deploy-shaped tests)
+ * may import this module.
+ */
 export function openSql(url: string): SqlClient {
   if (/^postgres(ql)?:/.test(url)) return openPostgres(url);
-  let opened: Promise<Client> | null = null;
-  const client = () =>
-    opened ??= url.startsWith("file:")
-      ? import("../../db/libsql/local_client.ts").then(({ LocalClient }) =>
-        new LocalClient(url.slice("file:".length).replace(/^\/\/(localhost)?/, ""))
-      )
-      : import("@libsql/client").then(({ createClient }) => createClient({ url }));
+  let client: Promise<Client> | null = null;
+  const connect = async (): Promise<Client> => {
+    if (url.startsWith("file:")) {
+      const { LocalClient } = await import("../../db/libsql/local_client.ts");
+      return new LocalClient(url.slice("file:".length).replace(/^\/\/(localhost)?/, ""));
+    }
+    const { createClient } = await import("@libsql/client/web");
+    return createClient({ url });
+  };
   return {
     async query<T>(sql: string, args: unknown[] = []) {
-      const rs = await (await client()).execute({ sql, args: args as never });
+      const db = await (client ??= connect());
+      const rs = await db.execute({ sql, args: args as never });
       return rs.rows.map((row) => Object.fromEntries(rs.columns.map((c) => [c, row[c]]))) as T[];
     },
     async close() {
-      if (opened) (await opened).close();
+      if (client) (await client).close();
     },
   };
 }

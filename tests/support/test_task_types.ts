@@ -6,27 +6,44 @@ import { z } from "zod";
 import { defineTask } from "../../tasks/types/define_task.ts";
 import { sleep } from "../../tasks/engine/sleep.ts";
 import { UnrecoverableError } from "../../tasks/engine/errors.ts";
-import { openSql, type SqlClient } from "./sql.ts";
+import type { SqlClient } from "./sql.ts";
 
-let executions: Promise<SqlClient> | null = null;
+/** The extra service the harness gives test instances: plain SQL on their own database. */
+export interface TestServices {
+  testSql: SqlClient;
+}
+
+/** The instance's database, through the service the harness added. */
+function executionLog(services: unknown): SqlClient {
+  const sql = (services as Partial<TestServices>).testSql;
+  if (!sql) throw new Error("test task types need the testSql service (tests/support/harness.ts)");
+  return sql;
+}
+
+const tablesMade = new WeakMap<SqlClient, Map<string, Promise<unknown>>>();
 /**
- * The instance's database, as its DATABASE_URL names it (test_record runs in child processes),
- * with the test_executions table. `at` is BIGINT: epoch ms overflow PostgreSQL's INTEGER. Tests
+ * Makes a test table once per client: concurrent CREATE TABLE IF NOT EXISTS in one
+ * process would collide on PostgreSQL (a duplicate type); a failure is tried again next time.
+ */
+function ensureTable(sql: SqlClient, ddl: string): Promise<unknown> {
+  let made = tablesMade.get(sql);
+  if (!made) tablesMade.set(sql, made = new Map());
+  let done = made.get(ddl);
+  if (!done) {
+    done = sql.query(ddl).catch((error) => {
+      made.delete(ddl);
+      throw error;
+    });
+    made.set(ddl, done);
+  }
+  return done;
+}
+
+/**
+ * The table test_record writes to. `at` is BIGINT: epoch ms overflow PostgreSQL's INTEGER. Tests
  * that start several instances at once create the table first: PostgreSQL's CREATE TABLE IF NOT
  * EXISTS is not safe against itself.
  */
-function executionLog(): Promise<SqlClient> {
-  return executions ??= (async () => {
-    const db = openSql(Deno.env.get("DATABASE_URL") ?? "file:./data/fila.db");
-    await db.query(EXECUTIONS_TABLE);
-    return db;
-  })().catch((error) => {
-    executions = null; // the database was away: try again on the next execution
-    throw error;
-  });
-}
-
-/** The table test_record writes to. */
 export const EXECUTIONS_TABLE =
   "CREATE TABLE IF NOT EXISTS test_executions (task_id TEXT, attempt INTEGER, pid INTEGER, at BIGINT)";
 
@@ -74,8 +91,9 @@ export const recordExecution = defineTask({
   description: "test: records every execution",
   input: z.object({ ms: z.number().int().min(0).default(0) }).default({ ms: 0 }),
   example: { ms: 0 },
-  run: async ({ input, signal, taskId, attempt }) => {
-    const db = await executionLog();
+  run: async ({ input, signal, taskId, attempt, services }) => {
+    const db = executionLog(services);
+    await ensureTable(db, EXECUTIONS_TABLE);
     await db.query("INSERT INTO test_executions VALUES (?, ?, ?, ?)", [
       taskId,
       attempt,
@@ -87,4 +105,38 @@ export const recordExecution = defineTask({
   },
 });
 
-export const testTaskTypes = [flaky, alwaysFails, sleepy, recordExecution];
+/** Returns the results of the tasks it waited for (ctx.dependencies) and its own `tag`. */
+export const echoDependencies = defineTask({
+  type: "test_echo_dependencies",
+  description: "test: returns ctx.dependencies",
+  input: z.object({ tag: z.string().optional() }).default({}),
+  example: {},
+  run: ({ input, dependencies }) => ({ tag: input.tag ?? null, dependencies }),
+});
+
+/** The table test_span writes to (times BIGINT, as test_executions'). */
+export const SPANS_TABLE =
+  "CREATE TABLE IF NOT EXISTS test_spans (task_id TEXT, pid INTEGER, started BIGINT, ended BIGINT)";
+
+/** Records when each run starts and ends (test_spans), sleeping `ms` between. */
+export const span = defineTask({
+  type: "test_span",
+  description: "test: records its start and end",
+  input: z.object({ ms: z.number().int().min(0).default(200) }).default({ ms: 200 }),
+  example: { ms: 200 },
+  run: async ({ input, signal, taskId, services }) => {
+    const db = executionLog(services);
+    await ensureTable(db, SPANS_TABLE);
+    const started = Date.now();
+    await sleep(input.ms, signal);
+    await db.query("INSERT INTO test_spans VALUES (?, ?, ?, ?)", [
+      taskId,
+      Deno.pid,
+      started,
+      Date.now(),
+    ]);
+    return { started };
+  },
+});
+
+export const testTaskTypes = [flaky, alwaysFails, sleepy, recordExecution, echoDependencies, span];
