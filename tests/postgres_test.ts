@@ -20,6 +20,8 @@ import {
   testEnv,
 } from "./support/harness.ts";
 import { openSql } from "./support/sql.ts";
+// @ts-types="npm:@types/pg@^8.23.1"
+import pg from "pg";
 import { ConfigError, loadConfig } from "../config.ts";
 import { EXECUTIONS_TABLE } from "./support/test_task_types.ts";
 
@@ -285,6 +287,43 @@ if (POSTGRES) {
         await stopAll([child]);
       }
     });
+  });
+
+  Deno.test("DATABASE_LOCK_WAIT_MS: a write waits that long for a row another transaction holds, then is a 503", async () => {
+    const fila = await startTestFila({
+      store: "postgres",
+      driver: "pg",
+      env: { DATABASE_LOCK_WAIT_MS: "400", ROLE: "api" },
+    });
+    const holder = new pg.Client({ connectionString: fila.instance.config.DATABASE_URL });
+    await holder.connect();
+    try {
+      const hold = async (id: string, ms: number) => {
+        await holder.query("BEGIN");
+        await holder.query("SELECT id FROM tasks WHERE id = $1 FOR UPDATE", [id]);
+        setTimeout(() => holder.query("COMMIT"), ms);
+      };
+      const task = async () =>
+        (await fila.post("/tasks", { type: "noop", delay_ms: 60_000 })).body.id as string;
+      // held 150 ms: the cancel waits, then goes through
+      const brief = await task();
+      await hold(brief, 150);
+      const waited = await fila.fetch(`/tasks/${brief}`, { method: "DELETE" });
+      assert.equal(waited.status, 200, await waited.text());
+      // held past the wait: 503, and the task is as it was
+      const long = await task();
+      await hold(long, 1_500);
+      const started = Date.now();
+      const refused = await fila.fetch(`/tasks/${long}`, { method: "DELETE" });
+      const tookMs = Date.now() - started;
+      assert.equal(refused.status, 503, await refused.text());
+      assert.ok(tookMs >= 350 && tookMs < 1_400, `answered after ${tookMs} ms`);
+      await new Promise((r) => setTimeout(r, 1_300));
+      assert.equal((await fila.get(`/tasks/${long}`)).body.status, "scheduled");
+    } finally {
+      await holder.end();
+      await fila.stop();
+    }
   });
 }
 

@@ -63,24 +63,38 @@ export function connectionConfig(
   url: string,
   applicationName: string,
   origin?: string,
+  lockWaitMs?: number,
 ): pg.ClientConfig {
+  const settings = [
+    // who wrote a change, as the wake-up triggers read it (migration 0001)
+    ...(origin ? [`-c fila.origin=${origin}`] : []),
+    // DATABASE_LOCK_WAIT_MS, as on libSQL: a write waits this long for a row another
+    // transaction holds, then fails (55P03: busy, a 503). 0 would mean "forever" here.
+    ...(lockWaitMs !== undefined ? [`-c lock_timeout=${Math.max(1, lockWaitMs)}`] : []),
+  ];
   return {
     connectionString: url,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     keepAlive: true,
     application_name: applicationName,
-    // who wrote a change, as the wake-up triggers read it (migration 0001)
-    ...(origin ? { options: `-c fila.origin=${origin}` } : {}),
+    ...(settings.length > 0 ? { options: settings.join(" ") } : {}),
   };
 }
 
-/** Opens the database at `url`, applies the migrations, and builds its stores. */
-export async function openPostgresStore(url: string): Promise<PostgresStore> {
+/**
+ * Opens the database at `url`, applies the migrations, and builds its stores.
+ * `lockWaitMs` bounds the pool's waits for locks (not the migrator's: it waits
+ * for another instance's migrations on purpose).
+ */
+export async function openPostgresStore(
+  url: string,
+  { lockWaitMs }: { lockWaitMs?: number } = {},
+): Promise<PostgresStore> {
   await applyMigrations(url);
   // this process's name in the wake-ups its writes cause (see PgWakeupChannel)
   const origin = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   const pool = new pg.Pool({
-    ...connectionConfig(url, "fila", origin),
+    ...connectionConfig(url, "fila", origin, lockWaitMs),
     max: POOL_SIZE,
     idleTimeoutMillis: 60_000,
   });
