@@ -289,6 +289,34 @@ if (POSTGRES) {
     });
   });
 
+  Deno.test("an outage longer than the lease: a lone worker's end that could not be written lands once PostgreSQL is back", async () => {
+    // one instance: no other sweeper would requeue its task (an instance never requeues its own)
+    const fila = await startTestFila({
+      store: "postgres",
+      driver: "pg",
+      env: { LEASE_MS: "1000", SWEEP_INTERVAL_MS: "200", LOG_LEVEL: "fatal" },
+    });
+    try {
+      const { body } = await fila.post("/tasks", { type: "test_sleep", payload: { ms: 300 } });
+      await fila.waitForTask(body.id, (t) => t.status === "running");
+      await postgresCluster().down("fast");
+      await new Promise((r) => setTimeout(r, 2_500)); // the attempt ends meanwhile, unrecorded
+      await postgresCluster().up();
+      const done = await eventually(
+        async () => {
+          const res = await fila.get(`/tasks/${body.id}`);
+          return res.status === 200 && res.body.status !== "running" ? res.body : undefined;
+        },
+        "the task to leave running",
+        20_000,
+      );
+      assert.equal(done.status, "succeeded", JSON.stringify(done));
+      assert.equal(done.attempts, 1, "its attempt ran once");
+    } finally {
+      await fila.stop();
+    }
+  });
+
   Deno.test("DATABASE_LOCK_WAIT_MS: a write waits that long for a row another transaction holds, then is a 503", async () => {
     const fila = await startTestFila({
       store: "postgres",
