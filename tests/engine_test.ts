@@ -11,13 +11,16 @@ for (const { store, driver, name } of storeCombos()) {
   Deno.test(`[${name}] priority: with one worker busy, a high task queued after five low ones runs next`, async () => {
     const fila = await startTestFila({ store, driver, env: { WORKER_CONCURRENCY: "1" } });
     try {
-      const blocker = await fila.post("/tasks", { type: "test_sleep", payload: { ms: 400 } });
+      // busy until every task is queued (cancelled then: a busy machine may take long to submit)
+      const blocker = await fila.post("/tasks", { type: "test_sleep", payload: { ms: 20_000 } });
       await fila.waitForTask(blocker.body.id, (t) => t.status === "running");
       const lows = [];
       for (let i = 0; i < 5; i++) {
         lows.push((await fila.post("/tasks", { type: "noop", priority: "low" })).body.id);
       }
       const high = (await fila.post("/tasks", { type: "noop", priority: "high" })).body.id;
+      const freed = await fila.fetch(`/tasks/${blocker.body.id}`, { method: "DELETE" });
+      assert.equal(freed.status, 202, await freed.text());
       const done = await Promise.all([high, ...lows].map((id) => fila.waitForTask(id)));
       const started = (t: Json) => Date.parse(t.started_at);
       for (const low of done.slice(1)) {
