@@ -120,7 +120,10 @@ Deno.test("contention: a long retention purge goes in chunks, so a neighbour's s
 for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
   Deno.test(`[${combo.name}] contention: a cancel asked for while its instance is dead ends the task as cancelled once the lease runs out`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "fila-deadcancel-" });
-    const env = { ...await comboEnv(combo, dir), LEASE_MS: "1000", LOG_LEVEL: "fatal" };
+    // the lease must outlast the survivor's start (longer on PostgreSQL: on a busy machine it
+    // took over a second), or its sweeper requeues the task before the cancel is asked for
+    const leaseMs = combo.store === "postgres" ? "3000" : "1000";
+    const env = { ...await comboEnv(combo, dir), LEASE_MS: leaseMs, LOG_LEVEL: "fatal" };
     const doomed = await spawnFila(env);
     let survivor;
     try {
