@@ -24,8 +24,8 @@ const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" |
 export const configSchema = z.object({
   PORT: int(0, 65_535).default(8000),
   HOST: z.string().min(1).default("127.0.0.1"),
-  DATABASE_URL: z.string().regex(/^(file:|libsql:|https?:|wss?:)/, {
-    message: "must start with file:, libsql:, http(s): or ws(s):",
+  DATABASE_URL: z.string().regex(/^(file:|libsql:|https?:|wss?:|postgres(ql)?:\/\/)/, {
+    message: "must start with file:, libsql:, http(s):, ws(s): or postgres(ql)://",
   }).default("file:./data/fila.db"),
   DATABASE_AUTH_TOKEN: z.string().optional(),
   /**
@@ -94,12 +94,19 @@ export const configSchema = z.object({
   /** Run crons with Deno.cron (off in tests, which call the handlers directly). */
   CRON_ENABLED: bool.default(true),
 }).superRefine((c, ctx) => {
+  if (c.QUEUE_DRIVER === "pg" && !/^postgres(ql)?:/.test(c.DATABASE_URL)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["QUEUE_DRIVER"],
+      message: "the pg driver carries wake-ups over PostgreSQL: it needs DATABASE_URL=postgres://…",
+    });
+  }
   if (c.DENO_DEPLOYMENT_ID && c.DATABASE_URL.startsWith("file:")) {
     ctx.addIssue({
       code: "custom",
       path: ["DATABASE_URL"],
       message: "a file: database is refused on Deno Deploy, where every instance would have its " +
-        "own; use a libsql:// URL (Turso or sqld)",
+        "own; use a postgres:// URL (PostgreSQL) or a libsql:// URL (Turso or sqld)",
     });
   }
 }).transform((c) => ({

@@ -6,17 +6,29 @@
  */
 import { StoreUnavailableError } from "../tasks/engine/errors.ts";
 
-/** SQLite result codes (libSQL) and SQLSTATEs (PostgreSQL) by what they mean to Fila. */
-const BUSY = /^(SQLITE_BUSY|SQLITE_LOCKED|40001|40P01|55P03|57014)/;
+/**
+ * SQLite result codes (libSQL), SQLSTATEs (PostgreSQL: serialization failure, deadlock, lock
+ * not available, statement cancelled, too many connections; disk full, out of memory;
+ * connection exceptions, server shutting down or starting up) and socket errors, by what they
+ * mean to Fila.
+ */
+const BUSY = /^(SQLITE_BUSY|SQLITE_LOCKED|40001|40P01|55P03|57014|53300)/;
 const FULL = /^(SQLITE_FULL|53100|53200)/;
 const DOWN =
-  /^(SQLITE_CANTOPEN|SQLITE_IOERR|08\d{3}|57P0[1-3]|ECONNREFUSED|ECONNRESET|CONNECT_TIMEOUT|CONNECTION_)/;
+  /^(SQLITE_CANTOPEN|SQLITE_IOERR|08\d{3}|57P0[1-3]|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|CONNECT_TIMEOUT|CONNECTION_)/;
+/** node-postgres says a connection broke, or could not be had in time, only in its messages. */
+const DOWN_MESSAGE =
+  /fetch failed|connection refused|ECONNREFUSED|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i;
 
 /** The StoreUnavailableError `error` stands for, or `error` itself. */
 export function toStoreError(error: unknown): unknown {
   if (error instanceof StoreUnavailableError || !(error instanceof Error)) return error;
-  const code = String((error as { code?: unknown }).code ?? "");
-  const message = error.message;
+  // drizzle reports a failed query as its own error, the driver's as its cause
+  const origin = (error as { code?: unknown }).code === undefined && error.cause instanceof Error
+    ? error.cause
+    : error;
+  const code = String((origin as { code?: unknown }).code ?? "");
+  const message = origin.message;
   if (BUSY.test(code) || /database is (locked|busy)/i.test(message)) {
     return new StoreUnavailableError(`the database is busy: ${message}`, "busy", { cause: error });
   }
@@ -25,7 +37,7 @@ export function toStoreError(error: unknown): unknown {
       cause: error,
     });
   }
-  if (DOWN.test(code) || /fetch failed|connection refused|ECONNREFUSED/i.test(message)) {
+  if (DOWN.test(code) || DOWN_MESSAGE.test(message)) {
     return new StoreUnavailableError(`the database is unreachable: ${message}`, "down", {
       cause: error,
     });

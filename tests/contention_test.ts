@@ -2,10 +2,19 @@
  * Fila beside other processes that hold the database: a lock held past the
  * wait, a long purge next door, an instance that died with a cancel pending, a
  * disk that is full. Contention comes from real second processes, never mocks.
+ * (The dead instance's cancel also runs on PostgreSQL; the rest is about libSQL's file lock.)
  */
 import assert from "node:assert/strict";
 import type { LibsqlStore } from "../db/libsql/connect.ts";
-import { clientFor, type Json, spawnFila, startTestFila, testEnv } from "./support/harness.ts";
+import {
+  clientFor,
+  comboEnv,
+  type Json,
+  spawnFila,
+  startTestFila,
+  storeCombos,
+  testEnv,
+} from "./support/harness.ts";
 import { holdWriteLock } from "./support/lock_holder.ts";
 
 Deno.test("contention: a write refused by a lock held past the wait fails alone; the next ones go through and /health says why meanwhile", async () => {
@@ -108,34 +117,39 @@ Deno.test("contention: a long retention purge goes in chunks, so a neighbour's s
   }
 });
 
-Deno.test("contention: a cancel asked for while its instance is dead ends the task as cancelled once the lease runs out", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "fila-deadcancel-" });
-  const env = { ...testEnv(dir), LEASE_MS: "1000", LOG_LEVEL: "fatal" };
-  const doomed = await spawnFila(env);
-  let survivor;
-  try {
-    const api = clientFor(doomed.url!);
-    const { body } = await api.post("/tasks", { type: "test_sleep", payload: { ms: 60_000 } });
-    await api.waitForTask(body.id, (t) => t.status === "running");
-    doomed.kill("SIGKILL");
-    await doomed.exited;
-    survivor = await spawnFila(env);
-    const other = clientFor(survivor.url!);
-    const cancel = await other.fetch(`/tasks/${body.id}`, { method: "DELETE" });
-    assert.equal(cancel.status, 202);
-    await cancel.body?.cancel();
-    const done = await other.waitForTask(body.id, undefined, 15_000);
-    assert.equal(done.status, "cancelled");
-    assert.ok(done.finished_at);
-    // and it can be replayed like any cancelled task
-    assert.equal((await other.post(`/tasks/${body.id}/retry`)).status, 202);
-  } finally {
-    doomed.kill("SIGKILL");
-    survivor?.kill("SIGKILL");
-    await survivor?.exited;
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
+  Deno.test(`[${combo.name}] contention: a cancel asked for while its instance is dead ends the task as cancelled once the lease runs out`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "fila-deadcancel-" });
+    // the lease must outlast the survivor's start (longer on PostgreSQL: on a busy machine it
+    // took over a second), or its sweeper requeues the task before the cancel is asked for
+    const leaseMs = combo.store === "postgres" ? "3000" : "1000";
+    const env = { ...await comboEnv(combo, dir), LEASE_MS: leaseMs, LOG_LEVEL: "fatal" };
+    const doomed = await spawnFila(env);
+    let survivor;
+    try {
+      const api = clientFor(doomed.url!);
+      const { body } = await api.post("/tasks", { type: "test_sleep", payload: { ms: 60_000 } });
+      await api.waitForTask(body.id, (t) => t.status === "running");
+      doomed.kill("SIGKILL");
+      await doomed.exited;
+      survivor = await spawnFila(env);
+      const other = clientFor(survivor.url!);
+      const cancel = await other.fetch(`/tasks/${body.id}`, { method: "DELETE" });
+      assert.equal(cancel.status, 202);
+      await cancel.body?.cancel();
+      const done = await other.waitForTask(body.id, undefined, 15_000);
+      assert.equal(done.status, "cancelled");
+      assert.ok(done.finished_at);
+      // and it can be replayed like any cancelled task
+      assert.equal((await other.post(`/tasks/${body.id}/retry`)).status, 202);
+    } finally {
+      doomed.kill("SIGKILL");
+      survivor?.kill("SIGKILL");
+      await survivor?.exited;
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
 
 Deno.test("contention: a full disk answers 507 with the cause, and a finished attempt is recorded once space is back, not charged again", async () => {
   const fila = await startTestFila();

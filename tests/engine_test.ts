@@ -1,23 +1,26 @@
 import assert from "node:assert/strict";
 import {
-  DRIVERS,
   type Json,
   readTaskEvents,
   sseFrameData,
   startTestFila,
+  storeCombos,
 } from "./support/harness.ts";
 
-for (const driver of DRIVERS) {
-  Deno.test(`[${driver}] priority: with one worker busy, a high task queued after five low ones runs next`, async () => {
-    const fila = await startTestFila({ driver, env: { WORKER_CONCURRENCY: "1" } });
+for (const { store, driver, name } of storeCombos()) {
+  Deno.test(`[${name}] priority: with one worker busy, a high task queued after five low ones runs next`, async () => {
+    const fila = await startTestFila({ store, driver, env: { WORKER_CONCURRENCY: "1" } });
     try {
-      const blocker = await fila.post("/tasks", { type: "test_sleep", payload: { ms: 400 } });
+      // busy until every task is queued (cancelled then: a busy machine may take long to submit)
+      const blocker = await fila.post("/tasks", { type: "test_sleep", payload: { ms: 20_000 } });
       await fila.waitForTask(blocker.body.id, (t) => t.status === "running");
       const lows = [];
       for (let i = 0; i < 5; i++) {
         lows.push((await fila.post("/tasks", { type: "noop", priority: "low" })).body.id);
       }
       const high = (await fila.post("/tasks", { type: "noop", priority: "high" })).body.id;
+      const freed = await fila.fetch(`/tasks/${blocker.body.id}`, { method: "DELETE" });
+      assert.equal(freed.status, 202, await freed.text());
       const done = await Promise.all([high, ...lows].map((id) => fila.waitForTask(id)));
       const started = (t: Json) => Date.parse(t.started_at);
       for (const low of done.slice(1)) {
@@ -31,8 +34,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] schedule: delay_ms and run_at hold a task as scheduled until its time`, async () => {
-    const fila = await startTestFila({ driver });
+  Deno.test(`[${name}] schedule: delay_ms and run_at hold a task as scheduled until its time`, async () => {
+    const fila = await startTestFila({ store, driver });
     try {
       const before = Date.now();
       const delayed = await fila.post("/tasks", { type: "noop", delay_ms: 700 });
@@ -53,8 +56,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] idempotency: the same key (body or header) returns the same task`, async () => {
-    const fila = await startTestFila({ driver, env: { ROLE: "api" } });
+  Deno.test(`[${name}] idempotency: the same key (body or header) returns the same task`, async () => {
+    const fila = await startTestFila({ store, driver, env: { ROLE: "api" } });
     try {
       const first = await fila.post("/tasks", { type: "noop", idempotency_key: "order-1" });
       const again = await fila.post("/tasks", { type: "noop", idempotency_key: "order-1" });
@@ -71,8 +74,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] history: one submitted, one start, one success — also for a key sent twice at once`, async () => {
-    const fila = await startTestFila({ driver });
+  Deno.test(`[${name}] history: one submitted, one start, one success — also for a key sent twice at once`, async () => {
+    const fila = await startTestFila({ store, driver });
     try {
       // both requests arrive in the same turn and are stored in one transaction
       const [a, b] = await Promise.all([
@@ -98,8 +101,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] batch: all or nothing — one bad item is named and nothing is stored; 1,000 fit`, async () => {
-    const fila = await startTestFila({ driver, env: { ROLE: "api" } });
+  Deno.test(`[${name}] batch: all or nothing — one bad item is named and nothing is stored; 1,000 fit`, async () => {
+    const fila = await startTestFila({ store, driver, env: { ROLE: "api" } });
     try {
       const bad = await fila.post("/tasks/batch", {
         tasks: [{ type: "noop" }, { type: "sum", payload: { numbers: ["x"] } }, { type: "noop" }],
@@ -123,8 +126,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] retry: a task failing twice goes through retrying and succeeds on attempt 3`, async () => {
-    const fila = await startTestFila({ driver });
+  Deno.test(`[${name}] retry: a task failing twice goes through retrying and succeeds on attempt 3`, async () => {
+    const fila = await startTestFila({ store, driver });
     try {
       const { body } = await fila.post("/tasks", {
         type: "test_flaky",
@@ -150,8 +153,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] dead letter: always failing → failed after max_attempts, then POST /retry runs it again`, async () => {
-    const fila = await startTestFila({ driver });
+  Deno.test(`[${name}] dead letter: always failing → failed after max_attempts, then POST /retry runs it again`, async () => {
+    const fila = await startTestFila({ store, driver });
     try {
       const { body } = await fila.post("/tasks", { type: "test_always_fails", max_attempts: 2 });
       const failed = await fila.waitForTask(body.id);
@@ -180,16 +183,16 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] cancel: a queued task never runs; a running one stops; a finished one is 409`, async () => {
+  Deno.test(`[${name}] cancel: a queued task never runs; a running one stops; a finished one is 409`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "fila-test-" });
-    const api = await startTestFila({ driver, dir, env: { ROLE: "api" } });
+    const api = await startTestFila({ store, driver, dir, env: { ROLE: "api" } });
     let worker;
     try {
       const queued = await api.post("/tasks", { type: "noop" });
       const cancelled = await api.fetch(`/tasks/${queued.body.id}`, { method: "DELETE" });
       assert.equal(cancelled.status, 200);
       assert.equal((await cancelled.json()).status, "cancelled");
-      worker = await startTestFila({ driver, dir });
+      worker = await startTestFila({ store, driver, dir });
       const running = await worker.post("/tasks", {
         type: "work",
         payload: { duration_ms: 30_000 },
@@ -219,8 +222,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] timeout: an attempt longer than timeout_ms fails with a timeout error`, async () => {
-    const fila = await startTestFila({ driver });
+  Deno.test(`[${name}] timeout: an attempt longer than timeout_ms fails with a timeout error`, async () => {
+    const fila = await startTestFila({ store, driver });
     try {
       const { body } = await fila.post("/tasks", {
         type: "test_sleep",
@@ -236,15 +239,15 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] lost wake-up: a row stored without any message still runs (sweeper)`, async () => {
+  Deno.test(`[${name}] lost wake-up: a row stored without any message still runs (sweeper)`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "fila-test-" });
-    const api = await startTestFila({ driver, dir, env: { ROLE: "api" } });
+    const api = await startTestFila({ store, driver, dir, env: { ROLE: "api" } });
     // an api-only instance stores and enqueues; its KV messages are consumed by nobody here
     const { body } = await api.post("/tasks", { type: "uppercase", payload: { text: "lost" } });
     await api.stop();
     const kvFile = `${dir}/kv.sqlite`;
     await Deno.remove(kvFile).catch(() => {}); // no message survives
-    const worker = await startTestFila({ driver, dir });
+    const worker = await startTestFila({ store, driver, dir });
     try {
       const done = await worker.waitForTask(body.id);
       assert.equal(done.status, "succeeded");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestFila } from "./support/harness.ts";
+import { startTestFila, storeCombos } from "./support/harness.ts";
 import { runMinute } from "../tasks/scheduler.ts";
 
 Deno.test("faults: with the database write-locked by another process for 2 s, a submit waits and succeeds", async () => {
@@ -58,24 +58,26 @@ Deno.test("db driver: the minute cron drains ready work by itself (Deno Deploy k
   }
 });
 
-Deno.test("roles: ROLE=api runs nothing; ROLE=worker serves only health and metrics, and runs the tasks", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "fila-roles-" });
-  const api = await startTestFila({ dir, env: { ROLE: "api" } });
-  let worker;
-  try {
-    const { body } = await api.post("/tasks", { type: "noop", payload: { n: 1 } });
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal((await api.get(`/tasks/${body.id}`)).body.status, "queued");
-    worker = await startTestFila({ dir, env: { ROLE: "worker" } });
-    assert.equal((await worker.get("/tasks")).status, 404);
-    assert.equal((await worker.get("/health")).status, 200);
-    assert.equal((await worker.fetch("/metrics")).status, 200);
-    const done = await api.waitForTask(body.id);
-    assert.equal(done.status, "succeeded");
-    assert.equal(done.worker_id, worker.instance.instanceId);
-  } finally {
-    await worker?.stop();
-    await api.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+for (const { store, driver, name } of storeCombos("libsql/kv", "postgres/pg")) {
+  Deno.test(`[${name}] roles: ROLE=api runs nothing; ROLE=worker serves only health and metrics, and runs the tasks`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "fila-roles-" });
+    const api = await startTestFila({ store, driver, dir, env: { ROLE: "api" } });
+    let worker;
+    try {
+      const { body } = await api.post("/tasks", { type: "noop", payload: { n: 1 } });
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await api.get(`/tasks/${body.id}`)).body.status, "queued");
+      worker = await startTestFila({ store, driver, dir, env: { ROLE: "worker" } });
+      assert.equal((await worker.get("/tasks")).status, 404);
+      assert.equal((await worker.get("/health")).status, 200);
+      assert.equal((await worker.fetch("/metrics")).status, 200);
+      const done = await api.waitForTask(body.id);
+      assert.equal(done.status, "succeeded");
+      assert.equal(done.worker_id, worker.instance.instanceId);
+    } finally {
+      await worker?.stop();
+      await api.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

@@ -4,7 +4,7 @@
  * neither after stop() nor after its owner process is killed.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
+import { postgres } from "./support/deps.ts";
 import { isAlive, type PostgresCluster, startPostgres } from "./support/postgres.ts";
 
 let shared: PostgresCluster;

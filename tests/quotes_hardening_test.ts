@@ -4,6 +4,8 @@ import {
   nextMinute,
   refreshTick,
   startTestFila,
+  type StoreCombo,
+  storeCombos,
   type TestFila,
 } from "./support/harness.ts";
 import {
@@ -18,8 +20,8 @@ import { toQuoteView } from "../routes/views.ts";
 const PAIRS = TEST_PAIRS;
 const HOUR_MS = 3_600_000;
 
-function setup(env: Record<string, string> = {}) {
-  return startWithFakeUpstream({ QUOTES_TIMEOUT_MS: "3000", ...env });
+function setup(env: Record<string, string> = {}, combo?: StoreCombo) {
+  return startWithFakeUpstream({ QUOTES_TIMEOUT_MS: "3000", ...env }, combo);
 }
 
 /** Waits until a task has stopped running: final, or waiting for a retry. */
@@ -104,56 +106,63 @@ Deno.test("quotes: readings dated in the future (9000000000000, milliseconds) ar
   }
 });
 
-Deno.test("quotes: bad rows already stored (far future, milliseconds) never make /currency, ?pair= or /currency/history fail", async () => {
-  const { fila, stop } = await setup();
-  try {
-    await storeRaw(fila, "USD-BRL", T0 * 1000, 5.4);
-    await storeRaw(fila, "USD-BRL", 9_000_000_000_000 * 1000, 999); // past Date's range
-    await storeRaw(fila, "USD-BRL", Date.now() * 1000, 998); // milliseconds taken as seconds
-    await storeRaw(fila, "EUR-BRL", 9_000_000_000_000 * 1000, 997); // nothing good for EUR
-    for (const path of ["/currency", "/currency?pair=USD-BRL", "/api/v1/currency/?pair=usd-brl"]) {
-      const res = await fila.get(path);
-      assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
-      assert.equal(res.body.bid, 5.4, "a future-dated row is not the latest");
-      assert.equal(res.body.timestamp, new Date(T0 * 1000).toISOString());
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
+  Deno.test(`[${combo.name}] quotes: bad rows already stored (far future, milliseconds) never make /currency, ?pair= or /currency/history fail`, async () => {
+    const { fila, stop } = await setup({}, combo);
+    try {
+      await storeRaw(fila, "USD-BRL", T0 * 1000, 5.4);
+      await storeRaw(fila, "USD-BRL", 9_000_000_000_000 * 1000, 999); // past Date's range
+      await storeRaw(fila, "USD-BRL", Date.now() * 1000, 998); // milliseconds taken as seconds
+      await storeRaw(fila, "EUR-BRL", 9_000_000_000_000 * 1000, 997); // nothing good for EUR
+      for (
+        const path of ["/currency", "/currency?pair=USD-BRL", "/api/v1/currency/?pair=usd-brl"]
+      ) {
+        const res = await fila.get(path);
+        assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.bid, 5.4, "a future-dated row is not the latest");
+        assert.equal(res.body.timestamp, new Date(T0 * 1000).toISOString());
+      }
+      const eur = await fila.get("/currency?pair=EUR-BRL");
+      assert.equal(eur.status, 404, JSON.stringify(eur.body));
+      for (
+        const path of [
+          "/currency/history?pair=USD-BRL",
+          "/currency/history?pair=USD-BRL&to=9999-12-31T23:59:59Z",
+          `/currency/history?pair=USD-BRL&from=${new Date(T0 * 1000).toISOString()}`,
+          "/currency/history?pair=EUR-BRL",
+        ]
+      ) {
+        const res = await fila.get(path);
+        assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
+        assert.deepEqual(
+          res.body.quotes.map((q: Json) => q.bid),
+          path.includes("EUR") ? [] : [5.4],
+        );
+      }
+      // and should such a row reach the view, it is shown, not thrown on
+      const view = toQuoteView({
+        id: 1,
+        pair: "EUR-BRL",
+        code: "EUR",
+        codein: "BRL",
+        name: "EUR-BRL",
+        high: 1,
+        low: 1,
+        bid: 1,
+        ask: 1,
+        varBid: null,
+        pctChange: null,
+        timestamp: 9_000_000_000_000 * 1000,
+        createDate: "x",
+        createdAt: Date.now(),
+        updatedAt: Date.now(),
+      });
+      assert.equal(view.timestamp, null); // no such date: shown as unknown
+    } finally {
+      await stop();
     }
-    const eur = await fila.get("/currency?pair=EUR-BRL");
-    assert.equal(eur.status, 404, JSON.stringify(eur.body));
-    for (
-      const path of [
-        "/currency/history?pair=USD-BRL",
-        "/currency/history?pair=USD-BRL&to=9999-12-31T23:59:59Z",
-        `/currency/history?pair=USD-BRL&from=${new Date(T0 * 1000).toISOString()}`,
-        "/currency/history?pair=EUR-BRL",
-      ]
-    ) {
-      const res = await fila.get(path);
-      assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
-      assert.deepEqual(res.body.quotes.map((q: Json) => q.bid), path.includes("EUR") ? [] : [5.4]);
-    }
-    // and should such a row reach the view, it is shown, not thrown on
-    const view = toQuoteView({
-      id: 1,
-      pair: "EUR-BRL",
-      code: "EUR",
-      codein: "BRL",
-      name: "EUR-BRL",
-      high: 1,
-      low: 1,
-      bid: 1,
-      ask: 1,
-      varBid: null,
-      pctChange: null,
-      timestamp: 9_000_000_000_000 * 1000,
-      createDate: "x",
-      createdAt: Date.now(),
-      updatedAt: Date.now(),
-    });
-    assert.equal(view.timestamp, null); // no such date: shown as unknown
-  } finally {
-    await stop();
-  }
-});
+  });
+}
 
 Deno.test("quotes: Retry-After is capped at an hour and read back as 60 s when unreadable", () => {
   assert.equal(parseRetryAfter("999999999"), MAX_RETRY_AFTER_MS);
@@ -207,37 +216,44 @@ Deno.test("quotes: a 429 with Retry-After 999999999 ends the tick's refresh; lat
   }
 });
 
-Deno.test("quotes: a cron refresh more than two minutes old ends as superseded without calling the upstream", async () => {
-  const upstream = startFakeAwesomeApi();
-  const dir = await Deno.makeTempDir({ prefix: "fila-superseded-" });
-  const env = { QUOTES_API_URL: upstream.url, QUOTE_PAIRS: PAIRS };
-  // an API-only instance submits the tick; nothing runs it until a worker starts
-  const api = await startTestFila({ dir, env: { ...env, ROLE: "api" } });
-  let worker: TestFila | undefined;
-  try {
-    const { id } = (await refreshTick(api.instance))!;
-    // it waited three minutes for a worker
-    await api.sql.query("UPDATE tasks SET created_at = created_at - 180000 WHERE id = ?", [id]);
-    worker = await startTestFila({ dir, env });
-    const done = await worker.waitForTask(id);
-    assert.equal(done.status, "succeeded", JSON.stringify(done));
-    assert.equal(done.result.skipped, "superseded");
-    assert.match(done.result.reason, /more than 2 min ago: later ticks refresh/);
-    assert.equal(upstream.requests, 0);
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
+  Deno.test(`[${combo.name}] quotes: a cron refresh more than two minutes old ends as superseded without calling the upstream`, async () => {
+    const upstream = startFakeAwesomeApi();
+    const dir = await Deno.makeTempDir({ prefix: "fila-superseded-" });
+    const env = { QUOTES_API_URL: upstream.url, QUOTE_PAIRS: PAIRS };
+    // an API-only instance submits the tick; nothing runs it until a worker starts
+    const api = await startTestFila({
+      store: combo.store,
+      driver: combo.driver,
+      dir,
+      env: { ...env, ROLE: "api" },
+    });
+    let worker: TestFila | undefined;
+    try {
+      const { id } = (await refreshTick(api.instance))!;
+      // it waited three minutes for a worker
+      await api.sql.query("UPDATE tasks SET created_at = created_at - 180000 WHERE id = ?", [id]);
+      worker = await startTestFila({ store: combo.store, driver: combo.driver, dir, env });
+      const done = await worker.waitForTask(id);
+      assert.equal(done.status, "succeeded", JSON.stringify(done));
+      assert.equal(done.result.skipped, "superseded");
+      assert.match(done.result.reason, /more than 2 min ago: later ticks refresh/);
+      assert.equal(upstream.requests, 0);
 
-    // a fresh tick still refreshes
-    const fresh = (await refreshTick(worker.instance, nextMinute(Date.now() + 60_000)))!;
-    const stored = await worker.waitForTask(fresh.id);
-    assert.equal(stored.status, "succeeded");
-    assert.equal(stored.result.stored, 3);
-    assert.equal(upstream.requests, 1);
-  } finally {
-    await worker?.stop();
-    await api.stop();
-    await upstream.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+      // a fresh tick still refreshes
+      const fresh = (await refreshTick(worker.instance, nextMinute(Date.now() + 60_000)))!;
+      const stored = await worker.waitForTask(fresh.id);
+      assert.equal(stored.status, "succeeded");
+      assert.equal(stored.result.stored, 3);
+      assert.equal(upstream.requests, 1);
+    } finally {
+      await worker?.stop();
+      await api.stop();
+      await upstream.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
 
 Deno.test("quotes: concurrent fetch-now calls share one upstream call", async () => {
   const { upstream, fila, stop } = await setup();

@@ -4,7 +4,7 @@
  * query strings, their regions and months, RQ's result_ttl.
  */
 import assert from "node:assert/strict";
-import { type Json, startTestFila } from "./support/harness.ts";
+import { type Json, startTestFila, storeCombos } from "./support/harness.ts";
 
 Deno.test("seeds: other queues' status words filter the list in any case; answers keep Fila's names", async () => {
   const fila = await startTestFila({ env: { WORKER_CONCURRENCY: "1" } });
@@ -114,27 +114,29 @@ Deno.test("seeds: /aggregate finds the seeds' regions and months in generated sa
   }
 });
 
-Deno.test("seeds: result_ttl_s deletes a task that long after it ends (RQ's result_ttl); others stay", async () => {
-  const fila = await startTestFila();
-  try {
-    const brief = (await fila.post("/tasks", { type: "noop", result_ttl_s: 1 })).body;
-    const kept = (await fila.post("/tasks", { type: "noop" })).body;
-    assert.equal(brief.result_ttl_s, 1);
-    const ended = await fila.waitForTask(brief.id);
-    assert.equal(Date.parse(ended.expires_at) - Date.parse(ended.finished_at), 1_000);
-    await fila.waitForTask(kept.id);
-    let status = 200;
-    for (let i = 0; i < 100 && status === 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      status = (await fila.get(`/tasks/${brief.id}`)).status;
+for (const combo of storeCombos("libsql/kv", "postgres/pg")) {
+  Deno.test(`[${combo.name}] seeds: result_ttl_s deletes a task that long after it ends (RQ's result_ttl); others stay`, async () => {
+    const fila = await startTestFila({ store: combo.store, driver: combo.driver });
+    try {
+      const brief = (await fila.post("/tasks", { type: "noop", result_ttl_s: 1 })).body;
+      const kept = (await fila.post("/tasks", { type: "noop" })).body;
+      assert.equal(brief.result_ttl_s, 1);
+      const ended = await fila.waitForTask(brief.id);
+      assert.equal(Date.parse(ended.expires_at) - Date.parse(ended.finished_at), 1_000);
+      await fila.waitForTask(kept.id);
+      let status = 200;
+      for (let i = 0; i < 100 && status === 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await fila.get(`/tasks/${brief.id}`)).status;
+      }
+      assert.equal(status, 404);
+      assert.equal((await fila.get(`/tasks/${kept.id}`)).status, 200);
+      assert.equal((await fila.post("/tasks", { type: "noop", result_ttl_s: -1 })).status, 400);
+    } finally {
+      await fila.stop();
     }
-    assert.equal(status, 404);
-    assert.equal((await fila.get(`/tasks/${kept.id}`)).status, 200);
-    assert.equal((await fila.post("/tasks", { type: "noop", result_ttl_s: -1 })).status, 400);
-  } finally {
-    await fila.stop();
-  }
-});
+  });
+}
 
 Deno.test("errors: every 400 lists its field problems as [{ path, message }], body or payload or batch item", async () => {
   const fila = await startTestFila({ env: { ROLE: "api" } });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { DRIVERS, startTestFila } from "./support/harness.ts";
+import { startTestFila, storeCombos } from "./support/harness.ts";
 
-for (const driver of DRIVERS) {
-  Deno.test(`[${driver}] submit: each built-in type succeeds with the right result`, async () => {
-    const fila = await startTestFila({ driver });
+for (const { store, driver, name } of storeCombos()) {
+  Deno.test(`[${name}] submit: each built-in type succeeds with the right result`, async () => {
+    const fila = await startTestFila({ store, driver });
     try {
       const cases = [
         { type: "noop", payload: { n: 41 }, expected: 42 },
@@ -40,8 +40,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] submit: aliases action/data, title-only work item, /api/v1 mount`, async () => {
-    const fila = await startTestFila({ driver });
+  Deno.test(`[${name}] submit: aliases action/data, title-only work item, /api/v1 mount`, async () => {
+    const fila = await startTestFila({ store, driver });
     try {
       const aliased = await fila.post("/api/v1/tasks", {
         action: "uppercase",
@@ -65,8 +65,8 @@ for (const driver of DRIVERS) {
     }
   });
 
-  Deno.test(`[${driver}] list: filters, limit/offset/skip, newest first; 404 for unknown id`, async () => {
-    const fila = await startTestFila({ driver, env: { ROLE: "api" } });
+  Deno.test(`[${name}] list: filters, limit/offset/skip, newest first; 404 for unknown id`, async () => {
+    const fila = await startTestFila({ store, driver, env: { ROLE: "api" } });
     try {
       const { body } = await fila.post("/tasks/batch", {
         tasks: [

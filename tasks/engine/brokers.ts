@@ -5,6 +5,7 @@
 import type { Broker } from "./broker.ts";
 import { DbBroker } from "./db_broker.ts";
 import { KvBroker } from "./kv_broker.ts";
+import { PgBroker } from "./pg_broker.ts";
 import type { TaskStore } from "./store.ts";
 
 /** What a driver may be built from, and what `auto` looks at. */
@@ -25,9 +26,22 @@ interface BrokerDriver {
 }
 
 const DRIVERS: BrokerDriver[] = [
+  {
+    name: "pg",
+    auto: (c) => c.store.wakeups !== undefined,
+    create: (c) => new PgBroker(wakeupsOf(c.store), c.onDeploy),
+  },
   { name: "db", auto: (c) => c.onDeploy || c.remoteKv, create: () => new DbBroker() },
   { name: "kv", auto: () => true, create: (c) => new KvBroker(c.kv) },
 ];
+
+/** The store's wake-up channel; the `pg` driver has nothing to carry wake-ups without one. */
+function wakeupsOf(store: TaskStore) {
+  if (!store.wakeups) {
+    throw new Error("QUEUE_DRIVER=pg needs a PostgreSQL store (DATABASE_URL=postgres://…)");
+  }
+  return store.wakeups;
+}
 
 /** Every driver name, for the configuration's schema. */
 export const BROKER_NAMES: readonly string[] = DRIVERS.map((d) => d.name);

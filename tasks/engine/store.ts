@@ -138,7 +138,34 @@ export interface StoreHealth {
 
 export type CancelOutcome = "cancelled" | "requested" | "final" | "missing";
 
+/** Whom a wake-up channel tells that work may be ready. */
+export interface WakeupListener {
+  /** Look for work in `delayMs` (0: now). */
+  onWake(delayMs: number): void;
+  /** The channel is (again) listening: wake-ups sent before were missed, so look for work now. */
+  onReconnect(): void;
+}
+
+/**
+ * Wake-ups that reach every instance sharing the store (PostgreSQL: LISTEN/NOTIFY).
+ * A store that has one offers it as `TaskStore.wakeups`, and `QUEUE_DRIVER=auto` then picks
+ * the `pg` driver (brokers.ts).
+ */
+export interface WakeupChannel {
+  /**
+   * The store itself announces, in the transaction that makes it, every change that leaves a
+   * task waiting (submit, retry, replay, requeue, hand-back): publishing those again is redundant.
+   */
+  readonly announcesChanges: boolean;
+  /** Tells every instance to look for work after each of `delaysMs`. */
+  publish(delaysMs: number[]): Promise<void>;
+  /** Starts delivering wake-ups to `listener`; returns the unsubscribe function. */
+  subscribe(listener: WakeupListener): () => void;
+}
+
 export interface TaskStore {
+  /** Wake-ups every instance hears, where the store has them (PostgreSQL). */
+  readonly wakeups?: WakeupChannel;
   /** One transaction: the inserts, the ends of attempts, then the claim into free slots. */
   turn(turn: Turn): Promise<TurnResult>;
   get(id: string): Promise<TaskRecord | undefined>;

@@ -22,8 +22,10 @@ interface Pending<I, O> {
   item: I;
   resolve(out: O): void;
   reject(error: unknown): void;
-  /** For an end whose write failed: when it stops being retried (its lease is gone by then). */
+  /** For an end whose write failed: when its caller stops waiting (its lease is gone by then). */
   giveUpAt?: number;
+  /** An end its caller gave up on, still written when the store answers again (see retryEnds). */
+  late?: boolean;
 }
 
 const log = getLogger(["fila", "engine"]);
@@ -132,7 +134,9 @@ export class TurnWriter {
         const ends = this.ends;
         this.inserts = [];
         this.ends = [];
-        const free = this.claimsOpen && this.target ? this.target.freeSlots() + ends.length : 0;
+        // the slots of ends written now free up (not those of late ends: freed already)
+        const ending = ends.filter((p) => !p.late).length;
+        const free = this.claimsOpen && this.target ? this.target.freeSlots() + ending : 0;
         if (free <= 0 && ends.length === 0 && inserts.length === 0) break;
         let rows: TaskRecord[];
         try {
@@ -177,8 +181,17 @@ export class TurnWriter {
   private retryEnds(ends: Pending<AttemptEnd, boolean>[], error: unknown): void {
     const now = Date.now();
     for (const p of ends) {
-      if (p.giveUpAt !== undefined && now < p.giveUpAt) this.ends.push(p);
-      else p.reject(error);
+      if (p.late || (p.giveUpAt !== undefined && now < p.giveUpAt)) {
+        this.ends.push(p);
+        continue;
+      }
+      p.reject(error);
+      // The attempt is over, but its task is still running in the store under this worker, and
+      // no sweeper of this instance requeues its own tasks: with no other instance (one worker,
+      // a database away longer than the lease) it would stay running for good. So the end is
+      // still written once the store answers; fenced, it is refused if another instance has
+      // requeued the task meanwhile.
+      this.ends.push({ item: p.item, resolve: () => {}, reject: () => {}, late: true });
     }
     if (this.ends.length === 0 || this.endRetryTimer !== undefined) return;
     this.endRetryTimer = setTimeout(() => {

@@ -71,3 +71,35 @@ export async function readPeer(
   }
   return out.sort((a, b) => a.variant.localeCompare(b.variant));
 }
+
+/**
+ * graphile-worker's and pg-boss's medians as ../shared/peers/README.md reports them (full runs
+ * of 2026-12-02: 3 runs, N=20,000, PostgreSQL 15 at its defaults), for `--vs graphile,pgboss
+ * --stored`: those runs' .jsonl files are not kept in results/.
+ */
+export const STORED_POSTGRES_PEERS: PeerFigures[] = [
+  {
+    variant: "graphile-1x2",
+    e2eRate: 518,
+    drainRate: 996,
+    p50Ms: 2.93,
+    p99Ms: 11.56,
+    workersPeakRssMib: 97.6,
+  },
+  {
+    variant: "graphile-2x1",
+    e2eRate: 451,
+    drainRate: 1179,
+    p50Ms: 3.30,
+    p99Ms: 12.69,
+    workersPeakRssMib: 198.9,
+  },
+  {
+    variant: "pgboss-1x2",
+    e2eRate: 369,
+    drainRate: 570,
+    p50Ms: 3.76,
+    p99Ms: 13.30,
+    workersPeakRssMib: 122.8,
+  },
+];

@@ -47,7 +47,8 @@ interface OpenDriver {
 /** Imports driver and adapter on demand, so that a child can measure what importing costs. */
 async function openDriver(name: DriverName, url: string, max = 4): Promise<OpenDriver> {
   if (name === "postgres") {
-    const { default: postgres } = await import("postgres");
+    // deno-lint-ignore no-import-prefix -- a test-only package (tests/deno.lock); the service uses pg
+    const { default: postgres } = await import("npm:postgres@^3.4.9");
     const { drizzle } = await import("drizzle-orm/postgres-js");
     const client = postgres(url, { max, onnotice: () => {} });
     return {
@@ -63,8 +64,7 @@ async function openDriver(name: DriverName, url: string, max = 4): Promise<OpenD
       close: () => client.end({ timeout: 5 }),
     };
   }
-  // deno-lint-ignore no-import-prefix -- only this comparison uses pg; Fila's own code does not
-  const { default: pg } = await import("npm:pg@^8.23.1");
+  const { default: pg } = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
   const pool = new pg.Pool({ connectionString: url, max });
   // an idle client whose server went away emits 'error' on the pool: unhandled, it kills the process
@@ -414,7 +414,8 @@ function spawnSelf(args: string[], denoFlags = ["-A"]) {
 async function runListener(driver: DriverName, url: string) {
   const print = (event: Record<string, unknown>) => console.log(JSON.stringify(event));
   if (driver === "postgres") {
-    const { default: postgres } = await import("postgres");
+    // deno-lint-ignore no-import-prefix -- a test-only package (tests/deno.lock); the service uses pg
+    const { default: postgres } = await import("npm:postgres@^3.4.9");
     const sql = postgres(url, { max: 1, onnotice: () => {} });
     // onlisten runs on the first LISTEN and again on each automatic re-LISTEN after a reconnect
     await sql.listen(
@@ -423,8 +424,7 @@ async function runListener(driver: DriverName, url: string) {
       () => print({ event: "listening" }),
     );
   } else {
-    // deno-lint-ignore no-import-prefix -- only this comparison uses pg; Fila's own code does not
-    const { default: pg } = await import("npm:pg@^8.23.1");
+    const { default: pg } = await import("pg");
     const client = new pg.Client({ connectionString: url });
     client.on(
       "notification",
@@ -481,7 +481,8 @@ async function runPermissionProbe(driver: DriverName, url: string) {
       const timer = setTimeout(() => reject(new Error("no notification")), 5000);
       (async () => {
         if (driver === "postgres") {
-          const { default: postgres } = await import("postgres");
+          // deno-lint-ignore no-import-prefix -- a test-only package (tests/deno.lock); the service uses pg
+          const { default: postgres } = await import("npm:postgres@^3.4.9");
           const client = postgres(url, { max: 1 });
           await client.listen(CHANNEL, async () => {
             clearTimeout(timer);
@@ -490,8 +491,7 @@ async function runPermissionProbe(driver: DriverName, url: string) {
           });
           await client.notify(CHANNEL, "probe");
         } else {
-          // deno-lint-ignore no-import-prefix -- only this comparison uses pg
-          const { default: pg } = await import("npm:pg@^8.23.1");
+          const { default: pg } = await import("pg");
           const client = new pg.Client({ connectionString: url });
           client.on("notification", async () => {
             clearTimeout(timer);

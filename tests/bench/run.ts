@@ -14,8 +14,16 @@
  *                         (not counted) before end-to-end and latency runs
  *   peak RSS            : VmHWM of the instance after the end-to-end runs
  *
- * Flags: --quick (small n, short runs), --driver=kv|db (default both),
- *        --vs bullmq|celery|rq[,…] (also run ../shared/peers/run.sh <peer> and compare),
+ * PostgreSQL (--store=postgres, driver pg; a throw-away cluster, defaults, durable commits), also:
+ *   end-to-end, 3 instances : 10,000 noop as batches of 1,000 spread over 3 instances sharing the
+ *                             database (one client per instance); tasks/s as above
+ *   cross-instance submit→done: 200 timed noops/s for 15 s submitted to an api-only instance and
+ *                             run by a worker-only one (LISTEN/NOTIFY carries the wake-up)
+ *
+ * Flags: --quick (small n, short runs), --driver=kv|db|pg (default: every driver of the store),
+ *        --store=libsql|postgres|libsql,postgres (default libsql: drivers kv and db; postgres: pg),
+ *        --vs bullmq|celery|rq|graphile|pgboss[,…] (also run ../shared/peers/run.sh <peer> and
+ *        compare; graphile and pgboss against the pg driver),
  *        --stored (with --vs: use the peer's stored results instead of running it),
  *        --no-csv (skip the process_csv section), --runs=N (default 3, 1 with --quick: every
  *        Fila figure is the median of N runs, drivers taking turns).
@@ -29,16 +37,20 @@
  *   the dashboard's polling).
  * --contention runs only the contention figures (contention.ts) at 100,000 tasks.
  */
-import { createClient } from "@libsql/client";
-import { spawnFila, testEnv } from "../support/harness.ts";
-import { readPeer, runPeer } from "./peers.ts";
+import { type ChildFila, spawnFila, testEnv } from "../support/harness.ts";
+import { benchDatabase, benchDb, stopBenchCluster, storeOf } from "./bench_store.ts";
+import { readPeer, runPeer, STORED_POSTGRES_PEERS } from "./peers.ts";
 import { startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
 import { LeanHttpPool, type LeanResponse } from "./lean_http.ts";
 import { formatSoak, runSoak } from "./soak.ts";
 
 const quick = Deno.args.includes("--quick");
 const driverArg = Deno.args.find((a) => a.startsWith("--driver="))?.split("=")[1];
-const drivers = driverArg ? [driverArg as "kv" | "db"] : (["kv", "db"] as const);
+const storeArg = Deno.args.find((a) => a.startsWith("--store="))?.split("=")[1] ?? "libsql";
+type Driver = "kv" | "db" | "pg";
+const drivers: readonly Driver[] = driverArg ? [driverArg as Driver] : storeArg.split(",").flatMap((
+  store,
+): Driver[] => store === "postgres" ? ["pg"] : ["kv", "db"]);
 const vsIndex = Deno.args.findIndex((a) => a === "--vs" || a.startsWith("--vs="));
 const vs = vsIndex < 0
   ? null
@@ -70,17 +82,28 @@ interface Figures {
   [metric: string]: string;
 }
 
+/** Where the bench reads an instance's results: its libSQL file, or its PostgreSQL database. */
+const locatorOf = (database: string) =>
+  database.startsWith("file:") ? database.slice("file:".length) : database;
+
 async function withInstance<T>(
-  driver: "kv" | "db",
+  driver: Driver,
   extra: Record<string, string>,
   fn: (url: string, dbFile: string, pid: number) => Promise<T>,
 ): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
-  const env = { ...testEnv(dir, driver), LOG_LEVEL: "fatal", SWEEP_INTERVAL_MS: "1000", ...extra };
+  const database = await benchDatabase(driver, dir);
+  const env = {
+    ...testEnv(dir, driver),
+    DATABASE_URL: database,
+    LOG_LEVEL: "fatal",
+    SWEEP_INTERVAL_MS: "1000",
+    ...extra,
+  };
   const child = await spawnFila(env, undefined, START_FLAGS);
   try {
-    await warmUp(child.url!, `${dir}/fila.db`);
-    return await fn(child.url!, `${dir}/fila.db`, child.pid);
+    await warmUp(child.url!, locatorOf(database));
+    return await fn(child.url!, locatorOf(database), child.pid);
   } finally {
     child.kill("SIGKILL");
     await child.exited;
@@ -100,7 +123,7 @@ async function post(url: string, body: unknown): Promise<Response> {
 
 /** Waits until `n` tasks succeeded; returns the newest finished_at (epoch ms). */
 async function waitAllDone(dbFile: string, n: number): Promise<number> {
-  const db = createClient({ url: `file:${dbFile}` });
+  const db = benchDb(dbFile);
   try {
     for (let i = 0; i < 6_000; i++) {
       const r = await db.execute(
@@ -234,7 +257,7 @@ async function submitToDone(
     return { id: JSON.parse(res.body).id as string, before };
   });
   http.close();
-  const db = createClient({ url: `file:${dbFile}` });
+  const db = benchDb(dbFile);
   try {
     await waitAllDone(dbFile, WARMUP + submitted.length);
     const rows = await db.execute("SELECT id, result, finished_at FROM tasks");
@@ -247,9 +270,10 @@ async function submitToDone(
   }
 }
 
-async function drain(driver: "kv" | "db"): Promise<number> {
+async function drain(driver: Driver): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
-  const env = { ...testEnv(dir, driver), LOG_LEVEL: "fatal" };
+  const database = await benchDatabase(driver, dir);
+  const env = { ...testEnv(dir, driver), DATABASE_URL: database, LOG_LEVEL: "fatal" };
   const api = await spawnFila({ ...env, ROLE: "api" }, undefined, START_FLAGS);
   try {
     for (let i = 0; i < N; i += 1_000) {
@@ -268,8 +292,8 @@ async function drain(driver: "kv" | "db"): Promise<number> {
     START_FLAGS,
   );
   try {
-    const db = createClient({ url: `file:${dir}/fila.db` });
-    await waitAllDone(`${dir}/fila.db`, N);
+    const db = benchDb(locatorOf(database));
+    await waitAllDone(locatorOf(database), N);
     const r = await db.execute(
       "SELECT min(started_at) AS first, max(finished_at) AS last FROM tasks",
     );
@@ -285,7 +309,7 @@ async function drain(driver: "kv" | "db"): Promise<number> {
 }
 
 /** One run of every measurement on `driver`: fresh instances, figures by metric. */
-async function measure(driver: "kv" | "db"): Promise<Figures> {
+async function measure(driver: Driver): Promise<Figures> {
   const figures: Figures = {};
   console.error(`driver ${driver}: end-to-end…`);
   await withInstance(driver, {}, async (url, dbFile, pid) => {
@@ -330,7 +354,87 @@ async function measure(driver: "kv" | "db"): Promise<Figures> {
   await upstream.close();
   console.error(`driver ${driver}: drain…`);
   figures[`drain of ${N} pre-queued, tasks/s`] = (await drain(driver)).toFixed(0);
+  if (storeOf(driver) === "postgres") Object.assign(figures, await measureShared(driver));
   return figures;
+}
+
+/**
+ * What only a shared store has (PostgreSQL): several instances on one database.
+ * Instances run with the start flags, as above, each warmed with WARMUP tasks.
+ */
+async function measureShared(driver: Driver): Promise<Figures> {
+  const figures: Figures = {};
+  console.error(`driver ${driver}: end-to-end with 3 instances…`);
+  figures[`end-to-end, 3 instances, /tasks/batch of 1,000, tasks/s (n=${N})`] =
+    (await endToEndThreeInstances(driver)).toFixed(0);
+  console.error(`driver ${driver}: submit→done across instances…`);
+  const { toEnd } = await crossInstanceSubmitToDone(driver);
+  figures["submit→done across instances @200/s p50, ms"] = percentile(toEnd, 50).toFixed(2);
+  figures["submit→done across instances @200/s p99, ms"] = percentile(toEnd, 99).toFixed(2);
+  return figures;
+}
+
+/** Instances on one new database (every ROLE given), warmed, then `fn`; all killed after. */
+async function withInstances<T>(
+  driver: Driver,
+  roles: string[],
+  fn: (urls: (string | null)[], dbUrl: string) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
+  const database = await benchDatabase(driver, dir);
+  const env = {
+    ...testEnv(dir, driver),
+    DATABASE_URL: database,
+    LOG_LEVEL: "fatal",
+    SWEEP_INTERVAL_MS: "1000",
+  };
+  const children: ChildFila[] = [];
+  try {
+    for (const role of roles) {
+      children.push(await spawnFila({ ...env, ROLE: role }, undefined, START_FLAGS));
+    }
+    // every worker warmed: WARMUP tasks through each instance that serves the API
+    const apis = children.filter((c) => c.url !== null && roles[children.indexOf(c)] !== "worker");
+    for (const [i, api] of apis.entries()) {
+      for (let n = 0; n < WARMUP; n++) {
+        const res = await post(`${api.url}/tasks`, { type: "noop", payload: { n } });
+        if (res.status !== 202) throw new Error(`warm-up POST answered ${res.status}`);
+      }
+      await waitAllDone(locatorOf(database), WARMUP * (i + 1));
+    }
+    return await fn(children.map((c) => c.url), locatorOf(database));
+  } finally {
+    for (const child of children) child.kill("SIGKILL");
+    await Promise.all(children.map((c) => c.exited));
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** N noop tasks as batches of 1,000, one client per instance, 3 instances on one database. */
+function endToEndThreeInstances(driver: Driver): Promise<number> {
+  return withInstances(driver, ["all", "all", "all"], async (urls, dbUrl) => {
+    const t0 = Date.now();
+    let next = 0;
+    await Promise.all(urls.map(async (url) => {
+      while (next < N) {
+        const from = next;
+        next += 1_000;
+        const tasks = Array.from(
+          { length: Math.min(1_000, N - from) },
+          (_, k) => ({ type: "noop", payload: { n: from + k } }),
+        );
+        const res = await post(`${url}/tasks/batch`, { tasks });
+        if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
+      }
+    }));
+    const last = await waitAllDone(dbUrl, WARMUP * 3 + N);
+    return N / ((last - t0) / 1000);
+  });
+}
+
+/** submit→done (the task's own t_end) for tasks submitted to an api instance, run by a worker one. */
+function crossInstanceSubmitToDone(driver: Driver) {
+  return withInstances(driver, ["api", "worker"], (urls, dbUrl) => submitToDone(urls[0]!, dbUrl));
 }
 
 /** Per metric, the median of the runs' figures (printed with the first run's decimals). */
@@ -350,7 +454,8 @@ if (soakArg) {
   const seconds = soakArg.includes("=") ? Number(soakArg.split("=")[1]) : 600;
   const rate = Number(Deno.args.find((a) => a.startsWith("--soak-rate="))?.split("=")[1] ?? 300);
   const lines: string[] = [];
-  for (const driver of drivers) {
+  // the soak runs on libSQL only (soak.ts): the pg driver has no embedded store to soak
+  for (const driver of drivers.filter((d): d is "kv" | "db" => d !== "pg")) {
     console.error(`soak, driver ${driver}: ${seconds} s at ${rate} tasks/s…`);
     const report = await runSoak({
       driver,
@@ -377,16 +482,20 @@ if (Deno.args.includes("--contention")) {
 
 // drivers take turns run by run, so a slow spell of the machine does not land on one of them
 const perDriver: Record<string, Figures[]> = {};
-for (let run = 1; run <= RUNS; run++) {
-  for (const driver of drivers) {
-    console.error(`run ${run} of ${RUNS}:`);
-    (perDriver[driver] ??= []).push(await measure(driver));
+try {
+  for (let run = 1; run <= RUNS; run++) {
+    for (const driver of drivers) {
+      console.error(`run ${run} of ${RUNS}:`);
+      (perDriver[driver] ??= []).push(await measure(driver));
+    }
   }
+} finally {
+  await stopBenchCluster();
 }
 const results: Record<string, Figures> = {};
 for (const driver of drivers) results[driver] = medians(perDriver[driver]);
 
-const metrics = Object.keys(results[drivers[0]]);
+const metrics = [...new Set(drivers.flatMap((d) => Object.keys(results[d])))];
 console.log(
   `\nFila bench ${
     new Date().toISOString()
@@ -394,13 +503,23 @@ console.log(
 );
 console.log(`| metric | ${drivers.join(" | ")} |`);
 console.log(`| --- | ${drivers.map(() => "--:").join(" | ")} |`);
-for (const m of metrics) console.log(`| ${m} | ${drivers.map((d) => results[d][m]).join(" | ")} |`);
+for (const m of metrics) {
+  console.log(`| ${m} | ${drivers.map((d) => results[d][m] ?? "–").join(" | ")} |`);
+}
 
-if (drivers.length === 2) {
+if (results.kv && results.db) {
   console.log("\nThe db driver relative to kv (target: within 30 %):");
   for (const m of metrics) {
     const ratio = Number(results.db[m]) / Number(results.kv[m]);
     if (Number.isFinite(ratio)) console.log(`- ${m}: db/kv = ${ratio.toFixed(2)}`);
+  }
+}
+
+if (results.pg && results.kv) {
+  console.log("\nThe pg driver on PostgreSQL relative to kv on libSQL (same run):");
+  for (const m of metrics) {
+    const ratio = Number(results.pg[m]) / Number(results.kv[m]);
+    if (Number.isFinite(ratio)) console.log(`- ${m}: pg/kv = ${ratio.toFixed(2)}`);
   }
 }
 
@@ -417,7 +536,10 @@ if (!Deno.args.includes("--no-csv")) {
   );
 }
 
-if (vs) {
+/** graphile-worker and pg-boss run on PostgreSQL: Fila's pg driver is what they compare with. */
+const isPostgresPeer = (peer: string) => peer === "graphile" || peer.startsWith("pgboss");
+
+if (vs && vs.split(",").some((peer) => !isPostgresPeer(peer))) {
   const fila = results.kv ?? results[drivers[0]];
   const pick = (prefix: string) =>
     Number(Object.entries(fila).find(([k]) => k.startsWith(prefix))?.[1]);
@@ -427,7 +549,7 @@ if (vs) {
     : "medians of this run's 3 runs per phase";
   const targets: string[] = [];
   // --vs bullmq,celery compares with each in turn
-  for (const peer of vs.split(",")) {
+  for (const peer of vs.split(",").filter((p) => !isPostgresPeer(p))) {
     const peers = stored ? await readPeer(peer) : await readPeer(peer, await runPeer(peer));
     console.log(`\nPeers (${peer}, ${source})\n`);
     console.log(
@@ -470,4 +592,54 @@ if (vs) {
     } ms (target ≤ 2)`,
   );
   console.log(`- peak RSS ${pick("peak RSS")} MiB (target ≤ 120)`);
+}
+
+if (vs && vs.split(",").some(isPostgresPeer)) {
+  const fila = results.pg;
+  if (!fila) throw new Error("--vs graphile/pgboss compares the pg driver: add --store=postgres");
+  const pick = (prefix: string) =>
+    Number(Object.entries(fila).find(([k]) => k.startsWith(prefix))?.[1]);
+  const stored = Deno.args.includes("--stored");
+  const targets: string[] = [];
+  for (const peer of vs.split(",").filter(isPostgresPeer)) {
+    let peers = stored ? await readPeer(peer) : await readPeer(peer, await runPeer(peer));
+    let source = stored
+      ? "medians of the stored runs in ../shared/peers/results"
+      : "medians of this run's 3 runs per phase";
+    if (peers.length === 0 && stored) {
+      // their full runs are written up in ../shared/peers/README.md, not kept in results/
+      peers = STORED_POSTGRES_PEERS.filter((p) => p.variant.startsWith(peer));
+      source = "medians in ../shared/peers/README.md, full runs of 2026-12-02";
+    }
+    console.log(`\nPeers (${peer}, ${source})\n`);
+    console.log(
+      "| peer | end-to-end jobs/s | drain jobs/s | p50 @200/s ms | p99 @200/s ms | workers peak RSS MiB |",
+    );
+    console.log("| --- | --: | --: | --: | --: | --: |");
+    for (const p of peers) {
+      console.log(
+        `| ${p.variant} | ${p.e2eRate.toFixed(0)} | ${p.drainRate.toFixed(0)} | ${
+          p.p50Ms.toFixed(2)
+        } | ${p.p99Ms.toFixed(2)} | ${p.workersPeakRssMib.toFixed(1)} |`,
+      );
+    }
+    const best = Math.max(...peers.map((p) => p.e2eRate));
+    const rate = pick("end-to-end, /tasks/batch");
+    const shared = pick("end-to-end, 3 instances");
+    targets.push(
+      `- end-to-end, /tasks/batch: ${rate} vs ${peer} ${best.toFixed(0)}: ${
+        (rate / best).toFixed(2)
+      }x (target 3x); with 3 instances ${shared}: ${(shared / best).toFixed(2)}x`,
+    );
+  }
+  console.log("\nFila (pg driver, PostgreSQL) against the issue-15 targets:");
+  for (const line of targets) console.log(line);
+  console.log(
+    `- submit→done across instances p50 ${
+      pick("submit→done across instances @200/s p50")
+    } ms (target ≤ 5), p99 ${pick("submit→done across instances @200/s p99")} ms (target ≤ 20)`,
+  );
+  console.log(
+    `- submit→done on one instance p99 ${pick("submit→done @200/s p99")} ms (target ≤ 10)`,
+  );
 }

@@ -12,3 +12,5 @@ export { SMTPServer } from "npm:smtp-server@^3.21.6";
 export { validate as validateOpenApi } from "npm:@readme/openapi-parser@^9.0.0";
 export { Ajv2020, type ValidateFunction } from "npm:ajv@^8.20.0/dist/2020.js";
 export { default as addFormatsModule } from "npm:ajv-formats@^3.0.1";
+/** postgres.js, the harness test's client (the service uses pg; tests/bench/pg_drivers.ts imports it by specifier on demand). */
+export { default as postgres } from "npm:postgres@^3.4.9";

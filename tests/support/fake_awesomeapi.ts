@@ -3,6 +3,8 @@
  * switchable faults: slow, 500, 429 with Retry-After, HTML, a pair missing.
  */
 
+import type { StoreCombo } from "./harness.ts";
+
 export type UpstreamMode = "ok" | "slow" | "error500" | "rate_limited" | "html" | "missing_pair";
 
 export interface Reading {
@@ -139,12 +141,17 @@ export function startFakeAwesomeApi(): FakeAwesomeApi {
 /** The pairs the quote tests configure. */
 export const TEST_PAIRS = "USD-BRL,EUR-BRL,BTC-BRL";
 
-/** A test instance whose quotes upstream is a fresh fake; `stop` ends both. */
-export async function startWithFakeUpstream(env: Record<string, string> = {}) {
+/** A test instance (on `combo`'s store, libSQL by default) whose quotes upstream is a fresh fake; `stop` ends both. */
+export async function startWithFakeUpstream(
+  env: Record<string, string> = {},
+  combo?: Pick<StoreCombo, "store" | "driver">,
+) {
   // imported here: the harness imports main.ts, which a bare upstream does not need
   const { startTestFila } = await import("./harness.ts");
   const upstream = startFakeAwesomeApi();
   const fila = await startTestFila({
+    store: combo?.store,
+    driver: combo?.driver,
     env: {
       QUOTES_API_URL: upstream.url,
       QUOTE_PAIRS: TEST_PAIRS,

@@ -1,13 +1,24 @@
 /**
- * Real Fila instances for tests: a real server on a free port over a real libSQL
- * file and a real KV file in a temp dir, in this process (`startTestFila`) or
- * in a child process that can be killed (`spawnFila`).
+ * Real Fila instances for tests: a real server on a free port over a real store
+ * (a libSQL file in a temp dir, or a database of a throw-away PostgreSQL cluster)
+ * and a real KV file, in this process (`startTestFila`) or in a child process
+ * that can be killed (`spawnFila`).
+ *
+ * Tests that run on several stores loop over `storeCombos()`; calling it at the
+ * top level of a test file also starts one PostgreSQL cluster for that file
+ * (before its first test, stopped after its last), and every test directory then
+ * gets a database of its own there (`databaseUrl`): instances started on the
+ * same `dir` share it, as they share a libSQL file.
  */
 import { loadConfig } from "../../config.ts";
 import { type FilaInstance, startFila, VERSION } from "../../main.ts";
 import { buildOpenApiDocument } from "../../routes/docs.ts";
 import { contractFetch, type ContractInit, loadContract } from "./contract.ts";
 import type { TaskDefinition } from "../../tasks/engine/task_definition.ts";
+// @ts-types="npm:@types/pg@^8.23.1"
+import pg from "pg";
+import { openPostgresStore } from "../../db/postgres/connect.ts";
+import { type PostgresCluster, startPostgres } from "./postgres.ts";
 import { openSql, type SqlClient } from "./sql.ts";
 import { testTaskTypes } from "./test_task_types.ts";
 
@@ -15,8 +26,105 @@ import { testTaskTypes } from "./test_task_types.ts";
 // deno-lint-ignore no-explicit-any
 export type Json = any;
 
-export type Driver = "kv" | "db";
+export type Driver = "kv" | "db" | "pg";
 export const DRIVERS: Driver[] = ["kv", "db"];
+export type Store = "libsql" | "postgres";
+
+/** A store and the broker driver run with it. */
+export interface StoreCombo {
+  store: Store;
+  driver: Driver;
+  /** `libsql/kv`, …: what test names show. */
+  name: string;
+}
+
+const ALL_COMBOS: StoreCombo[] = [
+  { store: "libsql", driver: "kv", name: "libsql/kv" },
+  { store: "libsql", driver: "db", name: "libsql/db" },
+  { store: "postgres", driver: "pg", name: "postgres/pg" },
+];
+
+/**
+ * The combinations a parametrised test runs on: all of them, or those named
+ * (`"libsql/kv"`, `"postgres/pg"`, …). `FILA_TEST_STORES=libsql` (or `postgres`)
+ * keeps one store's. Call it at a test file's top level: when PostgreSQL is among
+ * them, it starts the file's cluster.
+ */
+export function storeCombos(...names: string[]): StoreCombo[] {
+  const only = Deno.env.get("FILA_TEST_STORES")?.split(",").map((s) => s.trim());
+  const combos = ALL_COMBOS.filter((c) =>
+    (names.length === 0 || names.includes(c.name)) && (!only || only.includes(c.store))
+  );
+  if (combos.some((c) => c.store === "postgres")) usePostgres();
+  return combos;
+}
+
+let cluster: PostgresCluster | null = null;
+let clusterHooked = false;
+const databases = new Map<string, Promise<string>>();
+/** A migrated database that test databases are copied from (faster than createdb + migrating). */
+const TEMPLATE = "fila_template";
+let template: Promise<void> | null = null;
+let databaseCount = 0;
+
+/** Starts this test file's PostgreSQL cluster before its first test and stops it after the last. */
+export function usePostgres(): void {
+  if (clusterHooked) return;
+  clusterHooked = true;
+  Deno.test.beforeAll(async () => {
+    cluster = await startPostgres();
+  });
+  Deno.test.afterAll(async () => {
+    await cluster?.stop();
+    cluster = null;
+    template = null;
+  });
+}
+
+/** This test file's PostgreSQL cluster (see usePostgres). */
+export function postgresCluster(): PostgresCluster {
+  if (!cluster) throw new Error("no PostgreSQL cluster: call storeCombos() or usePostgres() first");
+  return cluster;
+}
+
+/** The database of a test directory: its libSQL file, or a PostgreSQL database made for it once. */
+export function databaseUrl(store: Store, dir: string): Promise<string> {
+  if (store === "libsql") return Promise.resolve(`file:${dir}/fila.db`);
+  let url = databases.get(dir);
+  if (!url) {
+    url = migratedDatabase();
+    databases.set(dir, url);
+  }
+  return url;
+}
+
+/**
+ * A new PostgreSQL database with Fila's schema, copied from a template migrated
+ * once per cluster. (A test of migrations themselves makes its own with
+ * `postgresCluster().createDatabase()`.)
+ */
+async function migratedDatabase(): Promise<string> {
+  const owner = postgresCluster();
+  template ??= (async () => {
+    const store = await openPostgresStore(await owner.createDatabase(TEMPLATE));
+    await store.close(); // a template is copied only while nobody is connected to it
+  })();
+  await template;
+  const name = `test_${++databaseCount}_${crypto.randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: owner.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  return owner.url.replace(/\/[^/]*$/, `/${name}`);
+}
+
+/** testEnv for a combination: its driver, and its store's database for `dir`. */
+export async function comboEnv(combo: StoreCombo, dir: string): Promise<Record<string, string>> {
+  return { ...testEnv(dir, combo.driver), DATABASE_URL: await databaseUrl(combo.store, dir) };
+}
 
 export interface TestFila {
   url: string;
@@ -43,6 +151,8 @@ export interface TestFila {
 }
 
 export interface TestFilaOptions {
+  /** The store (default libsql); `postgres` needs storeCombos() or usePostgres() in the file. */
+  store?: Store;
   driver?: Driver;
   env?: Record<string, string>;
   extraTaskTypes?: TaskDefinition[];
@@ -74,7 +184,11 @@ export function testEnv(dir: string, driver: Driver = "kv"): Record<string, stri
 export async function startTestFila(options: TestFilaOptions = {}): Promise<TestFila> {
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "fila-test-" });
   const removeDir = options.removeDir ?? options.dir === undefined;
-  const config = loadConfig({ ...testEnv(dir, options.driver), ...options.env });
+  const config = loadConfig({
+    ...testEnv(dir, options.driver),
+    DATABASE_URL: await databaseUrl(options.store ?? "libsql", dir),
+    ...options.env,
+  });
   // the test task types that record what ran write through their own connection
   const recorder = openSql(config.DATABASE_URL);
   const instance = await startFila(config, {
@@ -95,7 +209,10 @@ export async function startTestFila(options: TestFilaOptions = {}): Promise<Test
       await sql.close();
       await instance.stop(0);
       await recorder.close();
-      if (removeDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (removeDir) {
+        databases.delete(dir);
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
     },
   };
 }

@@ -4,8 +4,16 @@
  * connection: it sees what the instance committed, as another process would.
  * Embedded files go through Fila's own LocalClient, which waits for another
  * process's lock instead of failing (several instances write the same file).
+ * PostgreSQL goes through node-postgres, as Fila does; the same `?` placeholders
+ * work there, and values come back as libSQL gives them (bigints as numbers, JSON
+ * as text: the store sets pg's parsers so, for the whole process).
+ * Each store's client is imported on first use: libSQL's loads a native add-on,
+ * which a child instance started with Deploy's limits (--deny-ffi) cannot, and
+ * neither should weigh on an instance (a bench's child) that never uses it.
  */
 import type { Client } from "@libsql/client";
+// @ts-types="npm:@types/pg@^8.23.1"
+import type pg from "pg";
 
 export interface SqlClient {
   /** Runs one statement with positional `?` arguments; rows as plain objects. */
@@ -14,11 +22,12 @@ export interface SqlClient {
 }
 
 /**
- * A client for the database at `url` (file:, libsql:, http:). Drivers load on
+ * A client for the database at `url` (file:, libsql:, http:, postgres:). Drivers load on
  * first use, so a process that cannot load native code (Deploy-shaped tests)
  * may import this module.
  */
 export function openSql(url: string): SqlClient {
+  if (/^postgres(ql)?:/.test(url)) return openPostgres(url);
   let client: Promise<Client> | null = null;
   const connect = async (): Promise<Client> => {
     if (url.startsWith("file:")) {
@@ -38,4 +47,43 @@ export function openSql(url: string): SqlClient {
       if (client) (await client).close();
     },
   };
+}
+
+function openPostgres(url: string): SqlClient {
+  let opened: Promise<pg.Pool> | null = null;
+  const pool = () =>
+    opened ??= import("pg").then(({ default: pg }) => {
+      pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+      pg.types.setTypeParser(pg.types.builtins.JSON, (text: string) => text);
+      const pool = new pg.Pool({ connectionString: url, max: 2 });
+      pool.on("error", () => {}); // an idle connection lost (the server restarted): dropped
+      return pool;
+    });
+  return {
+    async query<T>(text: string, args: unknown[] = []) {
+      return (await (await pool()).query(toDollarParams(text), args)).rows as T[];
+    },
+    async close() {
+      if (opened) await (await opened).end();
+    },
+  };
+}
+
+/** `?` placeholders as PostgreSQL's `$1, $2, …` (outside quoted strings). */
+export function toDollarParams(text: string): string {
+  let n = 0;
+  let quoted: string | null = null;
+  let out = "";
+  for (const char of text) {
+    if (quoted) {
+      if (char === quoted) quoted = null;
+    } else if (char === "'" || char === '"') {
+      quoted = char;
+    } else if (char === "?") {
+      out += `$${++n}`;
+      continue;
+    }
+    out += char;
+  }
+  return out;
 }

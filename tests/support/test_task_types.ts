@@ -20,6 +20,33 @@ function executionLog(services: unknown): SqlClient {
   return sql;
 }
 
+const tablesMade = new WeakMap<SqlClient, Map<string, Promise<unknown>>>();
+/**
+ * Makes a test table once per client: concurrent CREATE TABLE IF NOT EXISTS in one
+ * process would collide on PostgreSQL (a duplicate type); a failure is tried again next time.
+ */
+function ensureTable(sql: SqlClient, ddl: string): Promise<unknown> {
+  let made = tablesMade.get(sql);
+  if (!made) tablesMade.set(sql, made = new Map());
+  let done = made.get(ddl);
+  if (!done) {
+    done = sql.query(ddl).catch((error) => {
+      made.delete(ddl);
+      throw error;
+    });
+    made.set(ddl, done);
+  }
+  return done;
+}
+
+/**
+ * The table test_record writes to. `at` is BIGINT: epoch ms overflow PostgreSQL's INTEGER. Tests
+ * that start several instances at once create the table first: PostgreSQL's CREATE TABLE IF NOT
+ * EXISTS is not safe against itself.
+ */
+export const EXECUTIONS_TABLE =
+  "CREATE TABLE IF NOT EXISTS test_executions (task_id TEXT, attempt INTEGER, pid INTEGER, at BIGINT)";
+
 /** Fails its first `fail_times` attempts, then succeeds. */
 export const flaky = defineTask({
   type: "test_flaky",
@@ -66,9 +93,7 @@ export const recordExecution = defineTask({
   example: { ms: 0 },
   run: async ({ input, signal, taskId, attempt, services }) => {
     const db = executionLog(services);
-    await db.query(
-      "CREATE TABLE IF NOT EXISTS test_executions (task_id TEXT, attempt INTEGER, pid INTEGER, at INTEGER)",
-    );
+    await ensureTable(db, EXECUTIONS_TABLE);
     await db.query("INSERT INTO test_executions VALUES (?, ?, ?, ?)", [
       taskId,
       attempt,
@@ -89,6 +114,10 @@ export const echoDependencies = defineTask({
   run: ({ input, dependencies }) => ({ tag: input.tag ?? null, dependencies }),
 });
 
+/** The table test_span writes to (times BIGINT, as test_executions'). */
+export const SPANS_TABLE =
+  "CREATE TABLE IF NOT EXISTS test_spans (task_id TEXT, pid INTEGER, started BIGINT, ended BIGINT)";
+
 /** Records when each run starts and ends (test_spans), sleeping `ms` between. */
 export const span = defineTask({
   type: "test_span",
@@ -97,9 +126,7 @@ export const span = defineTask({
   example: { ms: 200 },
   run: async ({ input, signal, taskId, services }) => {
     const db = executionLog(services);
-    await db.query(
-      "CREATE TABLE IF NOT EXISTS test_spans (task_id TEXT, pid INTEGER, started INTEGER, ended INTEGER)",
-    );
+    await ensureTable(db, SPANS_TABLE);
     const started = Date.now();
     await sleep(input.ms, signal);
     await db.query("INSERT INTO test_spans VALUES (?, ?, ?, ?)", [
