@@ -102,15 +102,32 @@ export function buildOpenApiDocument(
     );
     if (!versioned) item.servers = [{ url: "/", description: "this instance (root mount only)" }];
     const isPublic = isPublicPath(path.replace(/\{\w+\}/g, "x"));
-    for (const operation of Object.values<Json>(item)) {
+    for (const [method, operation] of Object.entries<Json>(item)) {
       if (typeof operation !== "object" || !operation.responses) continue;
       operation.security = isPublic ? [] : [{ [BEARER_SCHEME]: [] }];
       if (!isPublic) operation.responses["401"] ??= unauthorizedResponse();
+      // the body limit runs before routing, so a route that reads no body refuses a big one too
+      if (BODY_METHODS.has(method)) operation.responses["413"] ??= payloadTooLargeResponse();
       moveItemSchemas(operation);
     }
   }
   addSubmitVariants(doc, types);
   return doc;
+}
+
+const BODY_METHODS = new Set(["post", "put", "patch", "delete"]);
+
+/** The 413 of the body limit (routes/app.ts), which any request with a body may meet. */
+function payloadTooLargeResponse() {
+  return {
+    description: "Body over 1 MiB",
+    content: {
+      "application/json": {
+        schema: { $ref: "#/components/schemas/Error" },
+        example: { error: { code: "payload_too_large", message: "request body is over 1 MiB" } },
+      },
+    },
+  };
 }
 
 /** The 401 every protected operation may answer, as the middleware sends it. */

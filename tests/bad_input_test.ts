@@ -71,6 +71,13 @@ Deno.test("bad input: every malformed submission gets a 4xx JSON error, never a 
       assert.equal(res.status, 400, `${query}: ${JSON.stringify(res.body)}`);
       assert.ok(res.body.error.message);
     }
+    // the body limit runs before routing: routes that read no body refuse a big one too,
+    // as the document says (fila.fetch checks every answer against it)
+    for (const [method, path] of [["POST", "/process-csv"], ["DELETE", "/tasks/x"]]) {
+      const res = await fila.fetch(path, { method, body: "z".repeat(2_000_000) });
+      assert.equal(res.status, 413, `${method} ${path}`);
+      assert.equal((await res.json()).error.code, "payload_too_large");
+    }
     const notFound = await fila.get("/no/such/route");
     assert.equal(notFound.status, 404);
     assert.equal(notFound.body.error.code, "not_found");
