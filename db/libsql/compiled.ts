@@ -4,8 +4,8 @@
  * names) cost more than running it on Fila's hot path (submit, claim, finish);
  * a compiled statement keeps drizzle's SQL and value encoders and skips the rest.
  */
-import { getTableColumns, is, Param, Placeholder, type Table } from "drizzle-orm";
-import type { InStatement, InValue, Row } from "@libsql/client";
+import { is, Param, Placeholder } from "drizzle-orm";
+import type { InStatement, InValue } from "@libsql/client";
 
 /** Binds `values` (by placeholder name) to a statement compiled from a drizzle query. */
 export type Bind<V> = (values: V) => InStatement;
@@ -36,21 +36,4 @@ function valueOf(values: Record<string, unknown>, name: string): unknown {
   const value = values[name];
   if (value === undefined) throw new Error(`no value for placeholder "${name}"`);
   return value;
-}
-
-/** Maps a raw row (named by column) of `table` to drizzle's typed row, as a select would. */
-export function rowMapper<T extends Table>(table: T): (row: Row) => T["$inferSelect"] {
-  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => ({
-    key,
-    name: column.name,
-    column,
-  }));
-  return (row) => {
-    const out: Record<string, unknown> = {};
-    for (const { key, name, column } of columns) {
-      const value = row[name];
-      out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-    }
-    return out as T["$inferSelect"];
-  };
 }

@@ -37,7 +37,8 @@ import type {
   TypeUsage,
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
-import { compile, rowMapper } from "./compiled.ts";
+import { rowMapper } from "../row_mapper.ts";
+import { compile } from "./compiled.ts";
 import type { Database } from "./connect.ts";
 import { idList, resolveAllBlocked, resolveDependents, storeDependencies } from "./dependencies.ts";
 import { taskDependencies, taskEvents, tasks, typeLimits, typeStarts } from "./schema.ts";

@@ -5,25 +5,6 @@
  */
 import { getTableColumns, type Table } from "drizzle-orm";
 
-/** Maps a raw row (named by column) of `table` to drizzle's typed row, as a select would. */
-export function rowMapper<T extends Table>(
-  table: T,
-): (row: Record<string, unknown>) => T["$inferSelect"] {
-  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => ({
-    key,
-    name: column.name,
-    column,
-  }));
-  return (row) => {
-    const out: Record<string, unknown> = {};
-    for (const { key, name, column } of columns) {
-      const value = row[name];
-      out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-    }
-    return out as T["$inferSelect"];
-  };
-}
-
 /**
  * Maps a row that PostgreSQL wrote as JSON (`json_agg` of a table's rows, parsed once) to
  * drizzle's typed row: values are already JavaScript's (numbers, booleans, and a json column's

@@ -38,7 +38,8 @@ import type {
 import { guarded } from "../store_errors.ts";
 import type { Database } from "./connect.ts";
 import { runTransaction } from "./transaction.ts";
-import { jsonRowMapper, rowMapper } from "./rows.ts";
+import { rowMapper } from "../row_mapper.ts";
+import { jsonRowMapper } from "./rows.ts";
 import { taskDependencies, taskEvents, tasks } from "./schema.ts";
 import { dependencyResults, links, resolveAllBlocked } from "./dependencies.ts";
 import { setTypeLimit, typeLimits, typeUsage } from "./limits.ts";

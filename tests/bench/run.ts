@@ -39,7 +39,7 @@
  */
 import { type ChildFila, spawnFila, testEnv } from "../support/harness.ts";
 import { benchDatabase, benchDb, stopBenchCluster, storeOf } from "./bench_store.ts";
-import { readPeer, runPeer, STORED_POSTGRES_PEERS } from "./peers.ts";
+import { type PeerFigures, readPeer, runPeer, STORED_POSTGRES_PEERS } from "./peers.ts";
 import { startFakeAwesomeApi } from "../support/fake_awesomeapi.ts";
 import { LeanHttpPool, type LeanResponse } from "./lean_http.ts";
 import { formatSoak, runSoak } from "./soak.ts";
@@ -537,6 +537,22 @@ if (!Deno.args.includes("--no-csv")) {
 }
 
 /** graphile-worker and pg-boss run on PostgreSQL: Fila's pg driver is what they compare with. */
+/** The peers' figures as a table (median of their runs). */
+function printPeers(peer: string, source: string, peers: PeerFigures[]): void {
+  console.log(`\nPeers (${peer}, ${source})\n`);
+  console.log(
+    "| peer | end-to-end jobs/s | drain jobs/s | p50 @200/s ms | p99 @200/s ms | workers peak RSS MiB |",
+  );
+  console.log("| --- | --: | --: | --: | --: | --: |");
+  for (const p of peers) {
+    console.log(
+      `| ${p.variant} | ${p.e2eRate.toFixed(0)} | ${p.drainRate.toFixed(0)} | ${
+        p.p50Ms.toFixed(2)
+      } | ${p.p99Ms.toFixed(2)} | ${p.workersPeakRssMib.toFixed(1)} |`,
+    );
+  }
+}
+
 const isPostgresPeer = (peer: string) => peer === "graphile" || peer.startsWith("pgboss");
 
 if (vs && vs.split(",").some((peer) => !isPostgresPeer(peer))) {
@@ -551,18 +567,7 @@ if (vs && vs.split(",").some((peer) => !isPostgresPeer(peer))) {
   // --vs bullmq,celery compares with each in turn
   for (const peer of vs.split(",").filter((p) => !isPostgresPeer(p))) {
     const peers = stored ? await readPeer(peer) : await readPeer(peer, await runPeer(peer));
-    console.log(`\nPeers (${peer}, ${source})\n`);
-    console.log(
-      "| peer | end-to-end jobs/s | drain jobs/s | p50 @200/s ms | p99 @200/s ms | workers peak RSS MiB |",
-    );
-    console.log("| --- | --: | --: | --: | --: | --: |");
-    for (const p of peers) {
-      console.log(
-        `| ${p.variant} | ${p.e2eRate.toFixed(0)} | ${p.drainRate.toFixed(0)} | ${
-          p.p50Ms.toFixed(2)
-        } | ${p.p99Ms.toFixed(2)} | ${p.workersPeakRssMib.toFixed(1)} |`,
-      );
-    }
+    printPeers(peer, source, peers);
     const best = Math.max(...peers.map((p) => p.e2eRate));
     // issue 8: batches ≥ 1.5× BullMQ end-to-end; single POSTs ×32 ≥ 3× Celery's
     const [how, factor] = peer === "bullmq"
@@ -611,18 +616,7 @@ if (vs && vs.split(",").some(isPostgresPeer)) {
       peers = STORED_POSTGRES_PEERS.filter((p) => p.variant.startsWith(peer));
       source = "medians in ../shared/peers/README.md, full runs of 2026-12-02";
     }
-    console.log(`\nPeers (${peer}, ${source})\n`);
-    console.log(
-      "| peer | end-to-end jobs/s | drain jobs/s | p50 @200/s ms | p99 @200/s ms | workers peak RSS MiB |",
-    );
-    console.log("| --- | --: | --: | --: | --: | --: |");
-    for (const p of peers) {
-      console.log(
-        `| ${p.variant} | ${p.e2eRate.toFixed(0)} | ${p.drainRate.toFixed(0)} | ${
-          p.p50Ms.toFixed(2)
-        } | ${p.p99Ms.toFixed(2)} | ${p.workersPeakRssMib.toFixed(1)} |`,
-      );
-    }
+    printPeers(peer, source, peers);
     const best = Math.max(...peers.map((p) => p.e2eRate));
     const rate = pick("end-to-end, /tasks/batch");
     const shared = pick("end-to-end, 3 instances");
