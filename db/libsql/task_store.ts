@@ -38,6 +38,7 @@ import type {
 } from "../../tasks/engine/store.ts";
 import { guarded } from "../store_errors.ts";
 import { rowMapper } from "../row_mapper.ts";
+import { typeUsageOf } from "../type_usage.ts";
 import { compile } from "./compiled.ts";
 import type { Database } from "./connect.ts";
 import { idList, resolveAllBlocked, resolveDependents, storeDependencies } from "./dependencies.ts";
@@ -762,15 +763,7 @@ export class LibsqlTaskStore implements TaskStore {
         this.db.select({ type: typeStarts.type, n: count() }).from(typeStarts)
           .where(gt(typeStarts.at, now - 60_000)).groupBy(typeStarts.type),
       ]);
-      const usage = new Map<string, TypeUsage>();
-      const of = (type: string) => {
-        let u = usage.get(type);
-        if (!u) usage.set(type, u = { type, running: 0, startedLastMinute: 0 });
-        return u;
-      };
-      for (const r of running) of(r.type).running = r.n;
-      for (const r of started) of(r.type).startedLastMinute = r.n;
-      return [...usage.values()];
+      return typeUsageOf(running, started);
     });
   }
 

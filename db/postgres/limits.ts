@@ -6,6 +6,7 @@
 import { count, eq, gt, lte } from "drizzle-orm";
 import type { TypeLimit } from "../../tasks/engine/model.ts";
 import type { TypeUsage } from "../../tasks/engine/store.ts";
+import { typeUsageOf } from "../type_usage.ts";
 import type { Database } from "./connect.ts";
 import { tasks, typeLimits as limits, typeStarts } from "./schema.ts";
 
@@ -38,13 +39,5 @@ export async function typeUsage(db: Database, now: number): Promise<TypeUsage[]>
     db.select({ type: typeStarts.type, n: count() }).from(typeStarts)
       .where(gt(typeStarts.at, now - 60_000)).groupBy(typeStarts.type),
   ]);
-  const usage = new Map<string, TypeUsage>();
-  const of = (type: string) => {
-    let u = usage.get(type);
-    if (!u) usage.set(type, u = { type, running: 0, startedLastMinute: 0 });
-    return u;
-  };
-  for (const r of running) of(r.type).running = r.n;
-  for (const r of started) of(r.type).startedLastMinute = r.n;
-  return [...usage.values()];
+  return typeUsageOf(running, started);
 }

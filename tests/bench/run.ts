@@ -86,20 +86,21 @@ interface Figures {
 const locatorOf = (database: string) =>
   database.startsWith("file:") ? database.slice("file:".length) : database;
 
+/** A temp dir and a new database for `driver`, and the instances' environment on them. */
+async function benchPlace(driver: Driver) {
+  const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
+  const database = await benchDatabase(driver, dir);
+  const env = { ...testEnv(dir, driver), DATABASE_URL: database, LOG_LEVEL: "fatal" };
+  return { dir, database, env };
+}
+
 async function withInstance<T>(
   driver: Driver,
   extra: Record<string, string>,
   fn: (url: string, dbFile: string, pid: number) => Promise<T>,
 ): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
-  const database = await benchDatabase(driver, dir);
-  const env = {
-    ...testEnv(dir, driver),
-    DATABASE_URL: database,
-    LOG_LEVEL: "fatal",
-    SWEEP_INTERVAL_MS: "1000",
-    ...extra,
-  };
+  const { dir, database, env: base } = await benchPlace(driver);
+  const env = { ...base, SWEEP_INTERVAL_MS: "1000", ...extra };
   const child = await spawnFila(env, undefined, START_FLAGS);
   try {
     await warmUp(child.url!, locatorOf(database));
@@ -271,9 +272,7 @@ async function submitToDone(
 }
 
 async function drain(driver: Driver): Promise<number> {
-  const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
-  const database = await benchDatabase(driver, dir);
-  const env = { ...testEnv(dir, driver), DATABASE_URL: database, LOG_LEVEL: "fatal" };
+  const { dir, database, env } = await benchPlace(driver);
   const api = await spawnFila({ ...env, ROLE: "api" }, undefined, START_FLAGS);
   try {
     for (let i = 0; i < N; i += 1_000) {
@@ -380,14 +379,8 @@ async function withInstances<T>(
   roles: string[],
   fn: (urls: (string | null)[], dbUrl: string) => Promise<T>,
 ): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "fila-bench-" });
-  const database = await benchDatabase(driver, dir);
-  const env = {
-    ...testEnv(dir, driver),
-    DATABASE_URL: database,
-    LOG_LEVEL: "fatal",
-    SWEEP_INTERVAL_MS: "1000",
-  };
+  const { dir, database, env: base } = await benchPlace(driver);
+  const env = { ...base, SWEEP_INTERVAL_MS: "1000" };
   const children: ChildFila[] = [];
   try {
     for (const role of roles) {
