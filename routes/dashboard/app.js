@@ -1385,9 +1385,9 @@ function typesView() {
   document.getElementById("lim-cancel").onclick = () => dialog.close();
   // the row may have been rebuilt while the dialog was open: the browser would put the focus
   // back on a button no longer in the page, so it goes to the row's button of today
-  dialog.addEventListener("close", () => {
-    rows.querySelector(`[data-key="limits:${CSS.escape(editing)}"]`)?.focus();
-  });
+  // (also at once after a save: the close event comes a task later, after the caller moved on)
+  const refocus = () => rows.querySelector(`[data-key="limits:${CSS.escape(editing)}"]`)?.focus();
+  dialog.addEventListener("close", refocus);
   document.getElementById("limits-form").onsubmit = async (e) => {
     e.preventDefault();
     errors.clear();
@@ -1401,6 +1401,7 @@ function typesView() {
     try {
       await patch(editing, { concurrency, rate_per_minute: rate }, describe);
       dialog.close();
+      refocus();
     } catch (error) {
       errors.showApiError(error);
     }
