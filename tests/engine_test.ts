@@ -257,6 +257,26 @@ for (const { store, driver, name } of storeCombos()) {
       await Deno.remove(dir, { recursive: true });
     }
   });
+
+  Deno.test(`[${name}] lost answer: a task claimed by this instance but never started is requeued by its own sweeper`, async () => {
+    const fila = await startTestFila({ store, driver });
+    try {
+      const first = await fila.waitForTask((await fila.post("/tasks", { type: "noop" })).body.id);
+      const parked = await fila.post("/tasks", { type: "noop", delay_ms: 3_600_000 });
+      // what a turn leaves when its claim commits but its answer is lost (the connection
+      // broke): the task runs under this instance's worker id, which never heard of it
+      await fila.sql.query(
+        `UPDATE tasks SET status = 'running', worker_id = ?, attempts = 1, lease_until = ?,
+          started_at = ? WHERE id = ?`,
+        [first.worker_id, Date.now() - 1_000, Date.now() - 6_000, parked.body.id],
+      );
+      const done = await fila.waitForTask(parked.body.id, undefined, 15_000);
+      assert.equal(done.status, "succeeded");
+      assert.equal(done.attempts, 2);
+    } finally {
+      await fila.stop();
+    }
+  });
 }
 
 Deno.test("events: GET /tasks/:id/events streams the history to the end and closes", async () => {

@@ -183,7 +183,13 @@ if (POSTGRES) {
             },
             "every accepted task to succeed",
             60_000,
-          );
+          ).catch(async (error) => {
+            // say which tasks were stuck and how, so a failure here can be read from its log
+            const stuck = await db.query(
+              `SELECT * FROM tasks WHERE type = 'test_record' AND status <> 'succeeded' LIMIT 5`,
+            );
+            throw new Error(`${error.message}: ${JSON.stringify(stuck)}`);
+          });
           assert.equal(left, 0);
           for (const id of ids) {
             assert.equal((await api.get(`/tasks/${id}`)).body.status, "succeeded");
@@ -290,7 +296,8 @@ if (POSTGRES) {
   });
 
   Deno.test("an outage longer than the lease: a lone worker's end that could not be written lands once PostgreSQL is back", async () => {
-    // one instance: no other sweeper would requeue its task (an instance never requeues its own)
+    // one instance: no other sweeper would requeue its task, and its own keeps the tasks it still
+    // owes an end (requeued, the attempt would run again)
     const fila = await startTestFila({
       store: "postgres",
       driver: "pg",

@@ -15,7 +15,7 @@ import {
   inArray,
   lt,
   lte,
-  ne,
+  not,
   type SQL,
   sql,
 } from "drizzle-orm";
@@ -28,6 +28,7 @@ import type {
   CancelOutcome,
   Inserted,
   QueueCounts,
+  RunningHere,
   StoreHealth,
   TaskFilter,
   TaskLinks,
@@ -543,7 +544,7 @@ export class LibsqlTaskStore implements TaskStore {
     });
   }
 
-  requeueExpired(now: number, exceptWorkerId?: string): Promise<number> {
+  requeueExpired(now: number, runningHere?: RunningHere): Promise<number> {
     return guarded(async () => {
       const lost =
         sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
@@ -563,7 +564,9 @@ export class LibsqlTaskStore implements TaskStore {
       }).where(and(
         eq(tasks.status, "running"),
         lte(tasks.leaseUntil, now),
-        exceptWorkerId === undefined ? undefined : ne(tasks.workerId, exceptWorkerId),
+        runningHere && runningHere.ids.length > 0
+          ? not(and(eq(tasks.workerId, runningHere.workerId), inArray(tasks.id, runningHere.ids))!)
+          : undefined,
       ));
       return moved.rowsAffected;
     });

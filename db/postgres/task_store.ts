@@ -15,7 +15,7 @@
  * stores, releases and cancels dependents and claims within the types' limits;
  * the reads and upkeep around them are in dependencies.ts and limits.ts.
  */
-import { and, asc, count, desc, eq, gt, inArray, lt, lte, ne, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lt, lte, not, sql } from "drizzle-orm";
 // @ts-types="npm:@types/pg@^8.23.1"
 import type pg from "pg";
 import { CANCELLABLE_STATUSES, WAITING_STATUSES } from "../../tasks/engine/model.ts";
@@ -27,6 +27,7 @@ import type {
   Inserted,
   NewTask,
   QueueCounts,
+  RunningHere,
   StoreHealth,
   TaskFilter,
   TaskLinks,
@@ -344,7 +345,7 @@ export class PostgresTaskStore implements TaskStore {
     });
   }
 
-  requeueExpired(now: number, exceptWorkerId?: string): Promise<number> {
+  requeueExpired(now: number, runningHere?: RunningHere): Promise<number> {
     return guarded(async () => {
       const lost =
         sql`'lease expired on ' || coalesce(${tasks.workerId}, '?') || ' (instance lost)'`;
@@ -366,7 +367,9 @@ export class PostgresTaskStore implements TaskStore {
       }).where(and(
         eq(tasks.status, "running"),
         lte(tasks.leaseUntil, now),
-        exceptWorkerId === undefined ? undefined : ne(tasks.workerId, exceptWorkerId),
+        runningHere && runningHere.ids.length > 0
+          ? not(and(eq(tasks.workerId, runningHere.workerId), inArray(tasks.id, runningHere.ids))!)
+          : undefined,
       )).returning({ id: tasks.id });
       return rows.length;
     });

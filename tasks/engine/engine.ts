@@ -162,7 +162,11 @@ export class Engine {
       options.runsWorkers ? () => this.writer.fill() : null,
       options.sweepIntervalMs,
       options.retentionDays * 86_400_000,
-      options.workerId,
+      // running here, or ended here with the end still to be written
+      () => ({
+        workerId: options.workerId,
+        ids: [...this.pool.runningIds(), ...this.writer.endsOwed()],
+      }),
     );
     this.instanceRegistry = new InstanceRegistry(
       options.kv,

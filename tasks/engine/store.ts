@@ -136,6 +136,12 @@ export interface StoreHealth {
   [detail: string]: unknown;
 }
 
+/** The tasks one instance is running now, under its worker id. */
+export interface RunningHere {
+  workerId: string;
+  ids: string[];
+}
+
 export type CancelOutcome = "cancelled" | "requested" | "final" | "missing";
 
 /** Whom a wake-up channel tells that work may be ready. */
@@ -186,11 +192,13 @@ export interface TaskStore {
   /**
    * Running tasks whose lease ran out (their instance died) go back to `queued`,
    * to `failed` after their last attempt, or to `cancelled` when a cancel was
-   * requested meanwhile. Returns how many moved. Tasks of `exceptWorkerId` are
-   * left alone: an instance knows its own tasks still run (its heartbeat may
-   * just have waited for a lock).
+   * requested meanwhile. Returns how many moved. The tasks `runningHere` names
+   * are left alone: that instance knows they still run (its heartbeat may just
+   * have waited for a lock). Its other expired tasks are not: a turn whose claim
+   * committed but whose answer was lost (the connection broke) claimed tasks it
+   * never started, and only a sweep releases them.
    */
-  requeueExpired(now: number, exceptWorkerId?: string): Promise<number>;
+  requeueExpired(now: number, runningHere?: RunningHere): Promise<number>;
   /** Shutdown: a worker's running tasks go back to `queued`, their attempt undone. */
   handBack(workerId: string, ids: string[]): Promise<number>;
   /** Whether a waiting task is due. */

@@ -5,7 +5,7 @@
  * deletes ended tasks past their time to live.
  */
 import { getLogger } from "@logtape/logtape";
-import type { TaskStore } from "./store.ts";
+import type { RunningHere, TaskStore } from "./store.ts";
 
 const log = getLogger(["fila", "sweeper"]);
 /** The global retention (TASK_RETENTION_DAYS) is applied this often. */
@@ -33,8 +33,8 @@ export class Sweeper {
     private readonly intervalMs: number,
     /** Ended tasks older than this are deleted (0 keeps them forever). */
     private readonly retentionMs: number,
-    /** This instance's worker id: its own running tasks are never requeued by it. */
-    private readonly workerId: string,
+    /** The tasks running here: never requeued by this instance, whatever their lease says. */
+    private readonly runningHere: () => RunningHere,
   ) {}
 
   start(): void {
@@ -54,7 +54,7 @@ export class Sweeper {
   private async pass(): Promise<SweepReport> {
     try {
       const now = Date.now();
-      const requeued = await this.store.requeueExpired(now, this.workerId);
+      const requeued = await this.store.requeueExpired(now, this.runningHere());
       if (requeued > 0) log.warn("requeued {requeued} tasks whose lease expired", { requeued });
       await this.store.promoteDue(now);
       // dependencies whose end was not seen where it happened (a late dependent, a lost instance)

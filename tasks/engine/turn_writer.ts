@@ -43,6 +43,8 @@ export class TurnWriter {
   private scheduled = false;
   private endRetryMs = END_RETRY_MIN_MS;
   private endRetryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Tasks whose attempt ended here but whose end is still to be written (see retryEnds). */
+  private readonly lateEndIds = new Set<string>();
 
   constructor(
     private readonly store: TaskStore,
@@ -97,6 +99,14 @@ export class TurnWriter {
       if (this.pokedWhileRunning) this.fill();
     });
     return this.running;
+  }
+
+  /**
+   * The tasks whose attempt ended here but whose end is not written yet: still
+   * this instance's, however long ago their lease ran out.
+   */
+  endsOwed(): string[] {
+    return [...this.lateEndIds];
   }
 
   /** Resolves once no turn is running (shutdown waits for the last writes). */
@@ -191,7 +201,10 @@ export class TurnWriter {
       // a database away longer than the lease) it would stay running for good. So the end is
       // still written once the store answers; fenced, it is refused if another instance has
       // requeued the task meanwhile.
-      this.ends.push({ item: p.item, resolve: () => {}, reject: () => {}, late: true });
+      const id = p.item.id;
+      this.lateEndIds.add(id);
+      const settled = () => this.lateEndIds.delete(id);
+      this.ends.push({ item: p.item, resolve: settled, reject: settled, late: true });
     }
     if (this.ends.length === 0 || this.endRetryTimer !== undefined) return;
     this.endRetryTimer = setTimeout(() => {

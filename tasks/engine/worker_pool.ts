@@ -70,6 +70,11 @@ export class WorkerPool implements ClaimTarget {
     return this.running.size;
   }
 
+  /** The ids of the tasks running here now. */
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
   freeSlots(): number {
     return this.options.concurrency - this.running.size;
   }
