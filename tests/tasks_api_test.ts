@@ -105,4 +105,38 @@ for (const { store, driver, name } of storeCombos()) {
       await fila.stop();
     }
   });
+
+  Deno.test(`[${name}] counts: succeeded, failed and waiting tasks are counted right in lists and /queue/stats`, async () => {
+    const fila = await startTestFila({ store, driver });
+    try {
+      const { body } = await fila.post("/tasks/batch", {
+        tasks: [
+          { type: "noop" },
+          { type: "noop" },
+          { type: "uppercase", payload: { text: "a" } },
+          { type: "test_always_fails", payload: { unrecoverable: true } },
+        ],
+      });
+      await Promise.all(body.tasks.map((t: { id: string }) => fila.waitForTask(t.id)));
+      await fila.post("/tasks", { type: "noop", delay_ms: 3_600_000 });
+      const total = async (query: string) => (await fila.get(`/tasks?${query}`)).body.total;
+      assert.equal(await total("status=succeeded"), 3);
+      assert.equal(await total("status=SUCCESS&type=noop"), 2);
+      assert.equal(await total("status=failed"), 1);
+      assert.equal(await total("status=scheduled&type=noop"), 1);
+      assert.equal(await total("type=noop"), 3);
+      assert.equal(await total(""), 5);
+      const listed = (await fila.get("/tasks?status=succeeded")).body.tasks;
+      assert.deepEqual(
+        listed.map((t: { id: string }) => t.id),
+        body.tasks.slice(0, 3).map((t: { id: string }) => t.id).reverse(),
+      );
+      const stats = (await fila.get("/queue/stats")).body.counts.by_status;
+      assert.equal(stats.succeeded, 3);
+      assert.equal(stats.failed, 1);
+      assert.equal(stats.scheduled, 1);
+    } finally {
+      await fila.stop();
+    }
+  });
 }

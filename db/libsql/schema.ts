@@ -56,10 +56,14 @@ export const tasks = sqliteTable("tasks", {
   // (status last: /queue/stats counts waiting tasks by status and priority from the index alone)
   index("tasks_ready_idx").on(t.priority, t.runAt, t.status)
     .where(sql`status in ('queued', 'scheduled', 'retrying')`),
-  // listing by status or type newest first (ids are UUIDv7: creation order) and counting
-  // by status or type read these indexes alone, never the table
-  index("tasks_status_id_idx").on(t.status, t.id),
-  index("tasks_type_id_idx").on(t.type, t.id),
+  // Every status but 'succeeded': the tasks that run, wait, or ended badly. The bulk of the
+  // table, its succeeded tasks, never enters it, so each task's last change removes its
+  // entry instead of writing one more. Queries repeat its condition as written (`notSucceeded`
+  // in task_store.ts): SQLite uses a partial index only then. Within a status its entries
+  // are in rowid order, the order tasks were stored: lists read them newest first, unsorted.
+  index("tasks_status_idx").on(t.status).where(sql`status <> 'succeeded'`),
+  // listing by type newest first (rowid order again) and counting by type
+  index("tasks_type_idx").on(t.type),
   // throughput per minute and the retention purge: recent or old ended tasks only
   index("tasks_finished_idx").on(t.finishedAt, t.status).where(sql`finished_at is not null`),
   index("tasks_expires_idx").on(t.expiresAt).where(sql`expires_at is not null`),

@@ -7,7 +7,6 @@ import {
   and,
   asc,
   count,
-  desc,
   eq,
   getTableColumns,
   gt,
@@ -16,6 +15,7 @@ import {
   lt,
   lte,
   not,
+  notInArray,
   type SQL,
   sql,
 } from "drizzle-orm";
@@ -52,6 +52,15 @@ type TaskRow = typeof tasks.$inferSelect;
 const WAITING_SQL = sql.raw(WAITING_STATUSES.map((status) => `'${status}'`).join(", "));
 const CANCELLABLE_SQL = sql.raw(CANCELLABLE_STATUSES.map((status) => `'${status}'`).join(", "));
 const FINAL_SQL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
+/**
+ * The condition of the partial index tasks_status_idx, as written there: a query
+ * for other statuses than 'succeeded' says it too, or SQLite cannot use the index
+ * (it does not infer it from `status = 'running'`) and reads the whole table.
+ */
+const NOT_SUCCEEDED = sql.raw(`status <> 'succeeded'`);
+/** Newest first / oldest first: rowid is the order tasks were stored, and the order of the indexes' entries. */
+const NEWEST_FIRST = sql.raw("rowid desc");
+const OLDEST_FIRST = sql.raw("rowid asc");
 
 /** Fencing condition: this worker still owns this attempt of this task (values or placeholders). */
 function owned(id: string | SQL, workerId: string | SQL, attempt: number | SQL) {
@@ -179,8 +188,10 @@ function compileHotStatements(db: Database) {
 
 /** The WHERE of a task filter (created_at bounds exclusive). */
 function filterWhere(filter: TaskFilter) {
+  const statuses = filter.statuses?.length ? [...filter.statuses] : null;
   return and(
-    filter.statuses?.length ? inArray(tasks.status, [...filter.statuses]) : undefined,
+    statuses ? inArray(tasks.status, statuses) : undefined,
+    statuses && !statuses.includes("succeeded") ? NOT_SUCCEEDED : undefined,
     filter.type ? eq(tasks.type, filter.type) : undefined,
     filter.priority !== undefined ? eq(tasks.priority, filter.priority) : undefined,
     filter.createdAfter !== undefined ? gt(tasks.createdAt, filter.createdAfter) : undefined,
@@ -248,7 +259,7 @@ export class LibsqlTaskStore implements TaskStore {
     const claims: ClaimAt[] = [];
     // claimed in this turn: this worker, started at this turn's now
     const claimedHere = sql`(select count(*) from tasks where worker_id = ${workerId}
-      and started_at = ${now} and status = 'running')`;
+      and started_at = ${now} and status = 'running' and ${NOT_SUCCEEDED})`;
     const limitLeft = (cap: number | SQL) => sql`max(0, min(${cap}, ${limit} - ${claimedHere}))`;
     const pair = (condition: SQL | undefined) => {
       claims.push({ read: statements.length, write: statements.length + 1 });
@@ -270,8 +281,9 @@ export class LibsqlTaskStore implements TaskStore {
       if (l.paused) continue;
       const caps: SQL[] = [];
       if (l.concurrency !== null) {
+        // `+type`: the few running tasks, not every task of the type
         caps.push(sql`${l.concurrency} - (select count(*) from tasks
-          where status = 'running' and type = ${l.type})`);
+          where status = 'running' and ${NOT_SUCCEEDED} and +type = ${l.type})`);
       }
       if (l.ratePerMinute !== null) {
         caps.push(sql`${l.ratePerMinute} - (select count(*) from type_starts
@@ -283,8 +295,8 @@ export class LibsqlTaskStore implements TaskStore {
         // the starts of this turn's claims of the type count against its rate from now on
         const { sql: text, params } = this.dialect.sqlToQuery(
           sql`insert into type_starts (type, at) select type, ${now} from tasks
-            where type = ${l.type} and worker_id = ${workerId} and started_at = ${now}
-              and status = 'running'`,
+            where +type = ${l.type} and worker_id = ${workerId} and started_at = ${now}
+              and status = 'running' and ${NOT_SUCCEEDED}`,
         );
         statements.push({ sql: text, args: params as InArgs });
       }
@@ -437,10 +449,10 @@ export class LibsqlTaskStore implements TaskStore {
   list(filter: TaskFilter): Promise<{ tasks: TaskRecord[]; total: number }> {
     return guarded(async () => {
       const where = filterWhere(filter);
-      const [rows, [{ total }]] = await Promise.all([
-        this.db.select().from(tasks).where(where).orderBy(desc(tasks.id)) // UUIDv7: creation order
+      const [rows, total] = await Promise.all([
+        this.db.select().from(tasks).where(where).orderBy(NEWEST_FIRST)
           .limit(filter.limit).offset(filter.offset),
-        this.db.select({ total: count() }).from(tasks).where(where),
+        this.total(filter),
       ]);
       return { tasks: rows, total };
     });
@@ -529,6 +541,7 @@ export class LibsqlTaskStore implements TaskStore {
         inArray(tasks.id, ids),
         eq(tasks.workerId, workerId),
         eq(tasks.status, "running"),
+        NOT_SUCCEEDED,
       ));
     });
   }
@@ -563,6 +576,7 @@ export class LibsqlTaskStore implements TaskStore {
         updatedAt: now,
       }).where(and(
         eq(tasks.status, "running"),
+        NOT_SUCCEEDED,
         lte(tasks.leaseUntil, now),
         runningHere && runningHere.ids.length > 0
           ? not(and(eq(tasks.workerId, runningHere.workerId), inArray(tasks.id, runningHere.ids))!)
@@ -594,7 +608,8 @@ export class LibsqlTaskStore implements TaskStore {
   hasReady(now: number): Promise<boolean> {
     return guarded(async () => {
       const [row] = await this.db.select({ id: tasks.id }).from(tasks)
-        .where(and(inArray(tasks.status, [...WAITING_STATUSES]), lte(tasks.runAt, now))).limit(1);
+        .where(and(sql`${tasks.status} in (${WAITING_SQL})`, NOT_SUCCEEDED, lte(tasks.runAt, now)))
+        .limit(1);
       return row !== undefined;
     });
   }
@@ -602,7 +617,7 @@ export class LibsqlTaskStore implements TaskStore {
   promoteDue(now: number): Promise<void> {
     return guarded(async () => {
       await this.db.update(tasks).set({ status: "queued", note: "due", updatedAt: now })
-        .where(and(eq(tasks.status, "scheduled"), lte(tasks.runAt, now)));
+        .where(and(eq(tasks.status, "scheduled"), NOT_SUCCEEDED, lte(tasks.runAt, now)));
     });
   }
 
@@ -634,18 +649,50 @@ export class LibsqlTaskStore implements TaskStore {
     });
   }
 
+  /**
+   * How many tasks `filter` matches. Succeeded tasks are not in tasks_status_idx, so
+   * counting them is counting the rest: all the tasks the other conditions match
+   * (an index, or for no condition the smallest one) less those in other statuses
+   * (tasks_status_idx), never a read of the whole table.
+   */
+  private async total(filter: TaskFilter): Promise<number> {
+    const statuses = filter.statuses ?? [];
+    if (!statuses.includes("succeeded")) {
+      const [{ n }] = await this.db.select({ n: count() }).from(tasks).where(filterWhere(filter));
+      return n;
+    }
+    const rest = filterWhere({ ...filter, statuses: undefined });
+    const others = statuses.filter((status) => status !== "succeeded");
+    const [{ n }] = await this.db.all<{ n: number }>(sql`select
+      (select count(*) from tasks where ${rest ?? sql`1`})
+      - (select count(*) from tasks where ${NOT_SUCCEEDED} and ${rest ?? sql`1`}
+         ${others.length > 0 ? sql`and ${notInArray(tasks.status, others)}` : sql``}) as n`);
+    return n;
+  }
+
+  /** Tasks per status; succeeded ones as the rest of the whole count (see total), in one read. */
+  private async countByStatus(): Promise<{ status: string; n: number }[]> {
+    const rows = await this.db.all<{ status: string | null; n: number }>(sql`
+      select status, count(*) as n from tasks where ${NOT_SUCCEEDED} group by status
+      union all select null, count(*) from tasks`);
+    const others = rows.filter((r) => r.status !== null) as { status: string; n: number }[];
+    const all = rows.find((r) => r.status === null)?.n ?? 0;
+    const succeeded = all - others.reduce((sum, r) => sum + r.n, 0);
+    return succeeded > 0 ? [...others, { status: "succeeded", n: succeeded }] : others;
+  }
+
   counts(since: number, now: number): Promise<QueueCounts> {
     return guarded(async () => {
       const [byStatus, activeByPriority, byType, [oldest], perMinute, lastMinute] = await Promise
         .all([
-          this.db.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
+          this.countByStatus(),
           // waiting ones from tasks_ready_idx alone, running ones are few
           this.db.all<{ status: string; priority: number; n: number }>(sql`
             select status, priority, count(*) as n from tasks indexed by tasks_ready_idx
               where status in (${WAITING_SQL}) group by status, priority
             union all
-            select status, priority, count(*) as n from tasks where status = 'running'
-              group by status, priority`),
+            select status, priority, count(*) as n from tasks
+              where status = 'running' and ${NOT_SUCCEEDED} group by status, priority`),
           this.db.select({ type: tasks.type, n: count() }).from(tasks).groupBy(tasks.type),
           // the oldest due task of each priority, read from the head of tasks_ready_idx
           this.db.all<{ at: number | null }>(sql`select min(at) as at from (
@@ -729,7 +776,7 @@ export class LibsqlTaskStore implements TaskStore {
   resolveBlocked(now: number): Promise<number> {
     return guarded(async () => {
       const [any] = await this.db.select({ id: tasks.id }).from(tasks)
-        .where(eq(tasks.status, "blocked")).limit(1);
+        .where(and(eq(tasks.status, "blocked"), NOT_SUCCEEDED)).limit(1);
       if (!any) return 0;
       const results = await this.db.$client.batch(resolveAllBlocked(this.dialect, now), "write");
       return results.reduce((n, r) => n + r.rowsAffected, 0);
@@ -762,7 +809,7 @@ export class LibsqlTaskStore implements TaskStore {
     return guarded(async () => {
       const [running, started] = await Promise.all([
         this.db.select({ type: tasks.type, n: count() }).from(tasks)
-          .where(eq(tasks.status, "running")).groupBy(tasks.type),
+          .where(and(eq(tasks.status, "running"), NOT_SUCCEEDED)).groupBy(tasks.type),
         this.db.select({ type: typeStarts.type, n: count() }).from(typeStarts)
           .where(gt(typeStarts.at, now - 60_000)).groupBy(typeStarts.type),
       ]);
@@ -804,7 +851,7 @@ export class LibsqlTaskStore implements TaskStore {
   private async pick(filter: TaskFilter, limit: number): Promise<string[]> {
     if (filter.statuses?.length === 0) return [];
     const rows = await this.db.select({ id: tasks.id }).from(tasks).where(filterWhere(filter))
-      .orderBy(asc(tasks.id)).limit(limit);
+      .orderBy(OLDEST_FIRST).limit(limit);
     return rows.map((r) => r.id);
   }
 
