@@ -4,7 +4,9 @@
  * loops behind, lists over a large store that must read an index.
  */
 import assert from "node:assert/strict";
-import { startTestFila } from "./support/harness.ts";
+import type { InArgs, InStatement } from "@libsql/client";
+import type { LibsqlStore } from "../db/libsql/connect.ts";
+import { type Json, startTestFila } from "./support/harness.ts";
 
 Deno.test("hostile: invented HTTP methods, even unauthenticated, add no label values to /metrics", async () => {
   const fila = await startTestFila({ env: { API_TOKEN: "s3cret" } });
@@ -57,6 +59,68 @@ Deno.test("hostile: HEAD on a live stream answers its headers and leaves nothing
     assert.equal(left, 0);
     await fila.fetch(`/tasks/${body.id}`, { method: "DELETE" }).then((r) => r.body?.cancel());
   } finally {
+    await fila.stop();
+  }
+});
+
+Deno.test("hostile: every statement the libSQL store runs on a status reads an index, never the whole table", async () => {
+  const fila = await startTestFila();
+  // the statements the store itself sends, as sent (its own client, wrapped in place)
+  const client = (fila.instance.store as LibsqlStore).db.$client;
+  const seen = new Map<string, InArgs | undefined>();
+  const note = (stmt: InStatement | [string, InArgs?] | string, args?: InArgs) => {
+    if (typeof stmt === "string") seen.set(stmt, args);
+    else if (Array.isArray(stmt)) seen.set(stmt[0], stmt[1]);
+    else seen.set(stmt.sql, stmt.args);
+  };
+  const { execute, batch } = client;
+  const run = execute.bind(client) as (stmt: InStatement | string, args?: InArgs) => unknown;
+  client.execute = ((stmt: InStatement | string, args?: InArgs) => {
+    note(stmt, args);
+    return run(stmt, args);
+  }) as typeof client.execute;
+  client.batch = ((stmts: (InStatement | [string, InArgs?])[], mode) => {
+    for (const stmt of stmts) note(stmt);
+    return batch.call(client, stmts, mode);
+  }) as typeof client.batch;
+  try {
+    // a claim under a type's concurrency limit, ends, a failure, waiting tasks, sweeps
+    const limited = await fila.fetch("/task-types/noop", {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ concurrency: 2 }),
+    });
+    assert.equal(limited.status, 200, await limited.text());
+    const { body } = await fila.post("/tasks/batch", {
+      tasks: [
+        ...Array.from({ length: 5 }, () => ({ type: "noop" })),
+        { type: "test_always_fails", payload: { unrecoverable: true } },
+      ],
+    });
+    await Promise.all(body.tasks.map((t: Json) => fila.waitForTask(t.id)));
+    await fila.post("/tasks", { type: "noop", delay_ms: 3_600_000 });
+    await new Promise((r) => setTimeout(r, 600)); // two sweeps (every 250 ms here)
+    // the reads of GET /tasks?status=…, ?type=…, /queue/stats and /task-types
+    for (
+      const path of ["/tasks?status=failed", "/tasks?type=noop", "/queue/stats", "/task-types"]
+    ) {
+      assert.equal((await fila.get(path)).status, 200, path);
+    }
+    const onStatus = [...seen].filter(([sql]) =>
+      /\btasks\b/.test(sql) &&
+      /'(running|blocked|scheduled|queued|retrying|failed)'|"status" in/.test(sql)
+    );
+    assert.ok(onStatus.length >= 8, `only ${onStatus.length} statements on a status seen`);
+    for (const [sql, args] of onStatus) {
+      const plan = (await fila.sql.query<{ detail: string }>(
+        `EXPLAIN QUERY PLAN ${sql}`,
+        (Array.isArray(args) ? args : []) as unknown[],
+      )).map((r) => r.detail).join(" | ");
+      assert.doesNotMatch(plan, /SCAN tasks(?! USING)/, `reads the whole table: ${sql}\n${plan}`);
+    }
+  } finally {
+    client.execute = execute;
+    client.batch = batch;
     await fila.stop();
   }
 });

@@ -196,11 +196,10 @@ export class TurnWriter {
         continue;
       }
       p.reject(error);
-      // The attempt is over, but its task is still running in the store under this worker, and
-      // no sweeper of this instance requeues its own tasks: with no other instance (one worker,
-      // a database away longer than the lease) it would stay running for good. So the end is
-      // still written once the store answers; fenced, it is refused if another instance has
-      // requeued the task meanwhile.
+      // The attempt is over, but its task is still running in the store under this worker. Its
+      // end is still written once the store answers (endsOwed keeps this instance's sweeper off
+      // the task meanwhile, so the attempt does not run again); fenced, it is refused if another
+      // instance has requeued the task in between.
       const id = p.item.id;
       this.lateEndIds.add(id);
       const settled = () => this.lateEndIds.delete(id);
