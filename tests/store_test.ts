@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { LibsqlError } from "@libsql/core/api";
 import { type LibsqlStore, openLibsqlStore } from "../db/libsql/connect.ts";
 import type { LocalClient } from "../db/libsql/local_client.ts";
+import { walFrames } from "../db/libsql/wal_file.ts";
 
 async function withStore(
   fn: (store: { client: LocalClient }, dir: string) => Promise<void>,
@@ -117,4 +118,38 @@ Deno.test("checkpoints: the WAL is checkpointed off the event loop and stays bou
     const [row] = (await client.execute("PRAGMA wal_autocheckpoint")).rows;
     assert.equal(Object.values(row)[0], 0);
   });
+});
+
+Deno.test("checkpoints: the log's length is read from the WAL file, and starts over after a RESTART", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fila-wal-" });
+  // a plain connection: no checkpointer, automatic checkpoints off, so the test decides
+  const { default: Database } = await import("libsql");
+  const db = new Database(`${dir}/wal.db`);
+  try {
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0");
+    const pageSize = Number(Object.values(db.prepare("PRAGMA page_size").get() as object)[0]);
+    const wal = `${dir}/wal.db-wal`;
+    assert.deepEqual(walFrames(`${dir}/none.db-wal`, pageSize), { inFile: 0, inUse: 0 });
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)");
+    const insert = db.prepare("INSERT INTO t (body) VALUES (?)");
+    for (let i = 0; i < 300; i++) insert.run(["x".repeat(3_000)]); // a page and more a row
+    const grown = walFrames(wal, pageSize);
+    assert.ok(grown.inUse >= 300, `in use: ${grown.inUse}`);
+    assert.equal(grown.inUse, grown.inFile); // never started over: every frame is the log's
+    // after a RESTART the next writer starts the log at the file's first frame
+    db.exec("PRAGMA wal_checkpoint(RESTART)");
+    insert.run(["y"]);
+    const restarted = walFrames(wal, pageSize);
+    assert.equal(restarted.inFile, grown.inFile); // the file keeps its length
+    assert.ok(restarted.inUse >= 1 && restarted.inUse <= 4, `in use: ${restarted.inUse}`);
+    for (let i = 0; i < 50; i++) insert.run(["z".repeat(3_000)]);
+    const again = walFrames(wal, pageSize);
+    assert.ok(
+      again.inUse > restarted.inUse + 50 && again.inUse < grown.inUse,
+      `in use: ${again.inUse}`,
+    );
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
