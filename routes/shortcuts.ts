@@ -11,7 +11,7 @@ import { filenameSchema, monthSchema } from "../tasks/types/patterns.ts";
 import { type AppEnv, newRouter } from "./env.ts";
 import { jsonResponse } from "./errors.ts";
 import { failures, LOCATION, STORE_FAILURES } from "./openapi.ts";
-import { anyCaseWord, wholeNumber } from "./params.ts";
+import { anyCaseWord, thousands, wholeNumber } from "./params.ts";
 import { mountOf } from "./tasks.ts";
 
 /** Rows of a generated file when `num_rows` is not given (the Celery seed sends only a filename). */
@@ -40,7 +40,7 @@ const processCsvRoute = createRoute({
       filename: filenameSchema.openapi({ example: "vendas.csv" }),
       num_rows: wholeNumber("num_rows", 1, MAX_GENERATED_ROWS).default(DEFAULT_NUM_ROWS).openapi({
         example: 1000,
-        description: `Rows to generate (default ${DEFAULT_NUM_ROWS.toLocaleString("en")})`,
+        description: `Rows to generate (default ${thousands(DEFAULT_NUM_ROWS)})`,
       }),
     }),
   },

@@ -53,10 +53,18 @@ export class InstanceRegistry {
         value.id === this.info.id ? { ...value, in_flight: this.inFlight() } : value,
       );
     }
-    return out.sort((
-      a,
-      b,
-    ) => (a.id === this.info.id ? -1 : b.id === this.info.id ? 1 : a.id.localeCompare(b.id)));
+    // this one first, then by id (code points: localeCompare would load ICU's collation data)
+    return out.sort((a, b) =>
+      a.id === this.info.id
+        ? -1
+        : b.id === this.info.id
+        ? 1
+        : a.id < b.id
+        ? -1
+        : a.id > b.id
+        ? 1
+        : 0
+    );
   }
 
   /** Stops announcing and removes this instance's entry. */
