@@ -141,7 +141,13 @@ export class FilaMetrics {
   engineHooks(): EngineHooks {
     return {
       onSubmitted: (tasks) => {
-        for (const t of tasks) this.submitted.inc({ type: this.typeLabel(t.type) });
+        // one increment per type of a batch, not per task (each one hashes its labels)
+        const byType = new Map<string, number>();
+        for (const t of tasks) {
+          const type = this.typeLabel(t.type);
+          byType.set(type, (byType.get(type) ?? 0) + 1);
+        }
+        for (const [type, n] of byType) this.submitted.inc({ type }, n);
       },
       onAttemptEnd: (task, outcome, durationMs) => {
         const type = this.typeLabel(task.type);
