@@ -208,21 +208,34 @@ function toLibsqlError(error: unknown): unknown {
   return new LibsqlError(error.message, base, code, rawCode, error);
 }
 
+/** A ResultSet as @libsql/client's; the rowid becomes a BigInt only if asked for (rarely). */
+class LocalResultSet implements ResultSet {
+  constructor(
+    readonly columns: string[],
+    readonly columnTypes: string[],
+    readonly rows: Row[],
+    readonly rowsAffected: number,
+    private readonly rowid: number | undefined,
+  ) {}
+
+  get lastInsertRowid(): bigint | undefined {
+    return this.rowid === undefined ? undefined : BigInt(this.rowid);
+  }
+
+  toJSON() {
+    const { columns, columnTypes, rows, rowsAffected } = this;
+    return { columns, columnTypes, rows, rowsAffected, lastInsertRowid: null };
+  }
+}
+
 function resultSet(
   columns: string[],
   columnTypes: string[],
   rows: Row[],
   rowsAffected: number,
-  lastInsertRowid: bigint | undefined,
+  lastInsertRowid: number | undefined,
 ): ResultSet {
-  return {
-    columns,
-    columnTypes,
-    rows,
-    rowsAffected,
-    lastInsertRowid,
-    toJSON: () => ({ columns, columnTypes, rows, rowsAffected, lastInsertRowid: null }),
-  };
+  return new LocalResultSet(columns, columnTypes, rows, rowsAffected, lastInsertRowid);
 }
 
 /**
@@ -239,6 +252,8 @@ const BEGIN: Record<TransactionMode, string> = {
 /** One connection to an embedded database, with its prepared statements. */
 class Connection {
   private readonly cache = new Map<string, Prepared>();
+  /** The statement prepared or found last (see prepare). */
+  private last: { sql: string; prepared: Prepared } | null = null;
 
   constructor(private readonly db: NativeDatabase) {}
 
@@ -260,7 +275,7 @@ class Connection {
       // A statement that met SQLITE_BUSY stays half-run until it runs again: do
       // that now for a read (harmless), and forget the statement either way.
       const prepared = this.cache.get(sql);
-      this.cache.delete(sql);
+      this.forget(sql);
       if (prepared?.columns && READ_ONLY.test(sql)) {
         try {
           if (prepared.json) prepared.statement.get(bound);
@@ -290,7 +305,7 @@ class Connection {
         return resultSet(prepared.columns, prepared.columnTypes, rows, 0, undefined);
       }
       const info = prepared.statement.run(bound) as { changes: number; lastInsertRowid: number };
-      return resultSet([], [], [], info.changes, BigInt(info.lastInsertRowid));
+      return resultSet([], [], [], info.changes, info.lastInsertRowid);
     } catch (error) {
       throw toLibsqlError(error);
     }
@@ -354,6 +369,7 @@ class Connection {
 
   close(): void {
     this.cache.clear();
+    this.last = null;
     if (this.db.open) this.db.close();
   }
 
@@ -371,17 +387,21 @@ class Connection {
       return JSON.parse(text);
     } catch (error) {
       if (!String((error as Error)?.message).includes("JSON cannot hold BLOB")) throw error;
+      this.forget(sql);
       this.cache.set(sql, this.prepareNew(sql, false));
       return null;
     }
   }
 
   private prepare(sql: string): Prepared {
+    // a batch repeats one statement (a thousand inserts): no lookup for the same one again
+    if (this.last?.sql === sql) return this.last.prepared;
     const hit = this.cache.get(sql);
     if (hit) {
       // most recently used last, so the oldest is the first to go
       this.cache.delete(sql);
       this.cache.set(sql, hit);
+      this.last = { sql, prepared: hit };
       return hit;
     }
     const prepared = this.prepareNew(sql, QUERY.test(sql));
@@ -389,7 +409,14 @@ class Connection {
       this.cache.delete(this.cache.keys().next().value!);
     }
     this.cache.set(sql, prepared);
+    this.last = { sql, prepared };
     return prepared;
+  }
+
+  /** Drops `sql`'s prepared statement: the next call prepares it anew. */
+  private forget(sql: string): void {
+    this.cache.delete(sql);
+    if (this.last?.sql === sql) this.last = null;
   }
 
   /** Prepares `sql`, wrapped by `asJsonRows` when `wrap` is set and it returns rows. */
