@@ -105,17 +105,25 @@ const QUERY = /^\s*(select|with|values)\b/i;
  * Rows as @libsql/client shapes them: named columns as enumerable properties
  * (what `Object.keys` and drizzle's raw queries read), values by index and
  * `length` (what drizzle's typed queries read), built by one class per statement.
+ * Its constructor is generated, one plain assignment per column: the loop over
+ * the names with computed keys it replaces cost ~3 µs a claimed task's row.
+ * (Generated code: LocalClient runs only where files and native code do, never
+ * on Deno Deploy.)
  */
 function rowMaker(columns: string[]): (values: SqlValue[]) => Row {
   const names = [...new Set(columns)];
-  const firstIndex = names.map((name) => columns.indexOf(name));
+  const assign = new Function(
+    "values",
+    "VALUES",
+    // a symbol-keyed property: Object.keys, JSON and for-in do not see it
+    "this[VALUES] = values;\n" +
+      names.map((name) => `this[${JSON.stringify(name)}] = values[${columns.indexOf(name)}];`)
+        .join("\n"),
+  ) as (this: unknown, values: SqlValue[], key: symbol) => void;
   class ResultRow {
     declare [VALUES]: SqlValue[];
     constructor(values: SqlValue[]) {
-      Object.defineProperty(this, VALUES, { value: values });
-      for (let i = 0; i < names.length; i++) {
-        (this as Record<string, unknown>)[names[i]] = values[firstIndex[i]];
-      }
+      assign.call(this, values, VALUES);
     }
   }
   Object.defineProperty(ResultRow.prototype, "length", { value: columns.length });
@@ -155,7 +163,17 @@ function toSqlValue(value: unknown): SqlValue {
 
 function toArgs(args: InArgs | undefined): SqlValue[] | Record<string, SqlValue> {
   if (args === undefined) return [];
-  if (Array.isArray(args)) return args.map(toSqlValue);
+  if (Array.isArray(args)) {
+    const values = new Array<SqlValue>(args.length);
+    for (let i = 0; i < args.length; i++) {
+      const value = args[i];
+      // text and finite numbers as they are (nearly every argument), the rest converted
+      values[i] = typeof value === "string" || (typeof value === "number" && Number.isFinite(value))
+        ? value
+        : toSqlValue(value);
+    }
+    return values;
+  }
   const named: Record<string, SqlValue> = {};
   for (const [name, value] of Object.entries(args)) {
     const bare = name[0] === "@" || name[0] === "$" || name[0] === ":" ? name.slice(1) : name;

@@ -8,7 +8,6 @@ import {
   asc,
   count,
   eq,
-  getTableColumns,
   gt,
   gte,
   inArray,
@@ -27,6 +26,7 @@ import type {
   AttemptOwner,
   CancelOutcome,
   Inserted,
+  NewTask,
   QueueCounts,
   RunningHere,
   StoreHealth,
@@ -107,10 +107,44 @@ const SUBMITTED_COLUMNS = [
   "updatedAt",
 ] as const;
 
-/** Every column of a new row, with the schema's defaults for those not given. */
-const INSERT_DEFAULTS: Record<string, unknown> = Object.fromEntries(
-  Object.entries(getTableColumns(tasks)).map(([key, column]) => [key, column.default ?? null]),
-);
+/**
+ * A submission's row as stored: what it sets, and every other column as the
+ * schema gives it to a new row (its default, else NULL). Written out, not
+ * spread from the schema: this runs once per submitted task.
+ */
+function newRow(task: NewTask): TaskRow {
+  return {
+    id: task.id,
+    type: task.type,
+    title: task.title,
+    description: task.description,
+    payload: task.payload,
+    status: task.dependsOn.length > 0 ? "blocked" : task.status,
+    priority: task.priority,
+    progress: 0,
+    progressMessage: null,
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: task.maxAttempts,
+    timeoutMs: task.timeoutMs,
+    runAt: task.runAt,
+    leaseUntil: null,
+    workerId: null,
+    idempotencyKey: task.idempotencyKey,
+    cancelRequested: false,
+    requestId: task.requestId,
+    note: "submitted",
+    resultTtlMs: task.resultTtlMs,
+    expiresAt: null,
+    dependencyCount: task.dependsOn.length,
+    hasDependents: false,
+    createdAt: task.createdAt,
+    updatedAt: task.createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
 
 /**
  * The tasks a claim takes: up to `limit` waiting tasks due at `now`, highest
@@ -332,16 +366,7 @@ export class LibsqlTaskStore implements TaskStore {
       const now = Date.now();
       const statements: InStatement[] = [];
       // (the statements' results are read back by position)
-      const full = turn.inserts.map(({ dependsOn, ...task }) =>
-        ({
-          ...INSERT_DEFAULTS,
-          ...task,
-          status: dependsOn.length > 0 ? "blocked" : task.status,
-          dependencyCount: dependsOn.length,
-          updatedAt: task.createdAt,
-          note: "submitted",
-        }) as TaskRow
-      );
+      const full = turn.inserts.map(newRow);
       for (const row of full) statements.push(this.hot.insert(row as Record<string, unknown>));
       const waiting = turn.inserts.filter((t) => t.dependsOn.length > 0);
       for (const task of waiting) {
