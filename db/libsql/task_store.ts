@@ -165,19 +165,17 @@ function claimable(now: number | SQL, limit: number | SQL, extra: SQL = sql`1`) 
 
 /** A row read by a claim's query, as its UPDATE left it (what `claimSet` writes). */
 function asClaimed(row: TaskRow, now: number, leaseUntil: number, workerId: string): TaskRow {
-  const attempts = row.attempts + 1;
-  return {
-    ...row,
-    status: "running",
-    attempts,
-    leaseUntil,
-    workerId,
-    startedAt: now,
-    updatedAt: now,
-    progress: 0,
-    progressMessage: null,
-    note: `attempt ${attempts} of ${row.maxAttempts} on ${workerId}`,
-  };
+  // changed in place: the row was just read for this claim and nothing else holds it
+  row.status = "running";
+  row.attempts += 1;
+  row.leaseUntil = leaseUntil;
+  row.workerId = workerId;
+  row.startedAt = now;
+  row.updatedAt = now;
+  row.progress = 0;
+  row.progressMessage = null;
+  row.note = `attempt ${row.attempts} of ${row.maxAttempts} on ${workerId}`;
+  return row;
 }
 
 /** The positions, in a turn's batch, of a claim's query and its update. */
