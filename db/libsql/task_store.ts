@@ -159,7 +159,7 @@ function claimable(now: number | SQL, limit: number | SQL, extra: SQL = sql`1`) 
       order by priority, run_at limit ${limit})`,
     // `+` keeps SQLite on the primary key instead of the status index
     sql`+${tasks.status} in (${WAITING_SQL})`,
-    eq(tasks.cancelRequested, false),
+    sql`${tasks.cancelRequested} = 0`,
   );
 }
 
@@ -184,12 +184,19 @@ interface ClaimAt {
   write: number;
 }
 
+/**
+ * A constant of a hot statement written into its SQL: drizzle binds a plain value
+ * as a parameter, once more per call.
+ */
+const RUNNING = sql`'running'`;
+const NULL = sql`null`;
+
 /** The hot statements (submit, claim, succeed), compiled once by drizzle. */
 function compileHotStatements(db: Database) {
   return {
     insert: compile<Record<string, unknown>>(
       db.insert(tasks)
-        // Placeholders wrapped by insert keep the column's encoder (payload → JSON)
+        // Placeholders wrapped by insert keep the column's encoder (payload → JSON).
         // Only what a submission sets is bound; the rest is written as its default (NULL
         // as a literal): a new task's other 13 columns cost ~3 µs a task to bind.
         .values(
@@ -209,14 +216,14 @@ function compileHotStatements(db: Database) {
     ),
     claim: compile<{ now: number; leaseUntil: number; workerId: string; limit: number }>(
       db.update(tasks).set({
-        status: "running",
+        status: RUNNING,
         attempts: sql`${tasks.attempts} + 1`,
         leaseUntil: placeholder("leaseUntil"),
         workerId: placeholder("workerId"),
         startedAt: placeholder("now"),
         updatedAt: placeholder("now"),
-        progress: 0,
-        progressMessage: null,
+        progress: sql`0`,
+        progressMessage: NULL,
         note:
           sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${
             placeholder("workerId")
@@ -227,16 +234,21 @@ function compileHotStatements(db: Database) {
       { id: string; workerId: string; attempt: number; now: number; result: string }
     >(
       db.update(tasks).set({
-        status: "succeeded",
+        status: sql`'succeeded'`,
         result: placeholder("result"), // JSON text
-        error: null,
-        progress: 100,
-        leaseUntil: null,
-        note: null,
+        error: NULL,
+        progress: sql`100`,
+        leaseUntil: NULL,
+        note: NULL,
         finishedAt: placeholder("now"),
         updatedAt: placeholder("now"),
         expiresAt: expiresAt(placeholder("now")),
-      }).where(owned(placeholder("id"), placeholder("workerId"), placeholder("attempt"))),
+      }).where(and(
+        eq(tasks.id, placeholder("id")),
+        sql`${tasks.status} = ${RUNNING}`,
+        eq(tasks.workerId, placeholder("workerId")),
+        eq(tasks.attempts, placeholder("attempt")),
+      )),
     ),
   };
 }
