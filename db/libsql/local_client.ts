@@ -115,8 +115,8 @@ function rowMaker(columns: string[]): (values: SqlValue[]) => Row {
   const assign = new Function(
     "values",
     "VALUES",
-    // a symbol-keyed property: Object.keys, JSON and for-in do not see it
-    "this[VALUES] = values;\n" +
+    // not enumerable: rows compare (deepEqual) and spread as @libsql/client's do
+    "Object.defineProperty(this, VALUES, { value: values });\n" +
       names.map((name) => `this[${JSON.stringify(name)}] = values[${columns.indexOf(name)}];`)
         .join("\n"),
   ) as (this: unknown, values: SqlValue[], key: symbol) => void;
