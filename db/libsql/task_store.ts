@@ -58,15 +58,34 @@ const FINAL_SQL = sql.raw(`'succeeded', 'failed', 'cancelled'`);
  * (it does not infer it from `status = 'running'`) and reads the whole table.
  */
 const NOT_SUCCEEDED = sql.raw(`status <> 'succeeded'`);
+
+/**
+ * Tasks in one of `statuses` (Fila's own constants, written into the SQL), said so
+ * that SQLite can use the partial indexes: with NOT_SUCCEEDED unless 'succeeded' is
+ * one of them, and as literals, which tasks_ready_idx's condition needs.
+ */
+function inStatus(...statuses: string[]): SQL {
+  const list = statuses.map((status) => `'${status}'`).join(", ");
+  return statuses.includes("succeeded")
+    ? sql.raw(`status in (${list})`)
+    : sql.raw(`status in (${list}) and status <> 'succeeded'`);
+}
 /** Newest first / oldest first: rowid is the order tasks were stored, and the order of the indexes' entries. */
 const NEWEST_FIRST = sql.raw("rowid desc");
 const OLDEST_FIRST = sql.raw("rowid asc");
+
+/**
+ * Constants written into a statement's SQL: drizzle binds a plain value as a
+ * parameter, once more per call of a hot statement.
+ */
+const RUNNING = sql`'running'`;
+const NULL = sql`null`;
 
 /** Fencing condition: this worker still owns this attempt of this task (values or placeholders). */
 function owned(id: string | SQL, workerId: string | SQL, attempt: number | SQL) {
   return and(
     eq(tasks.id, id),
-    eq(tasks.status, "running"),
+    sql`${tasks.status} = ${RUNNING}`,
     eq(tasks.workerId, workerId),
     eq(tasks.attempts, attempt),
   );
@@ -184,13 +203,6 @@ interface ClaimAt {
   write: number;
 }
 
-/**
- * A constant of a hot statement written into its SQL: drizzle binds a plain value
- * as a parameter, once more per call.
- */
-const RUNNING = sql`'running'`;
-const NULL = sql`null`;
-
 /** The hot statements (submit, claim, succeed), compiled once by drizzle. */
 function compileHotStatements(db: Database) {
   return {
@@ -215,20 +227,9 @@ function compileHotStatements(db: Database) {
         .orderBy(tasks.priority, tasks.runAt),
     ),
     claim: compile<{ now: number; leaseUntil: number; workerId: string; limit: number }>(
-      db.update(tasks).set({
-        status: RUNNING,
-        attempts: sql`${tasks.attempts} + 1`,
-        leaseUntil: placeholder("leaseUntil"),
-        workerId: placeholder("workerId"),
-        startedAt: placeholder("now"),
-        updatedAt: placeholder("now"),
-        progress: sql`0`,
-        progressMessage: NULL,
-        note:
-          sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${
-            placeholder("workerId")
-          }`,
-      }).where(claimable(placeholder("now"), placeholder("limit"))),
+      db.update(tasks).set(
+        claimSet(placeholder("now"), placeholder("leaseUntil"), placeholder("workerId")),
+      ).where(claimable(placeholder("now"), placeholder("limit"))),
     ),
     succeed: compile<
       { id: string; workerId: string; attempt: number; now: number; result: string }
@@ -243,12 +244,7 @@ function compileHotStatements(db: Database) {
         finishedAt: placeholder("now"),
         updatedAt: placeholder("now"),
         expiresAt: expiresAt(placeholder("now")),
-      }).where(and(
-        eq(tasks.id, placeholder("id")),
-        sql`${tasks.status} = ${RUNNING}`,
-        eq(tasks.workerId, placeholder("workerId")),
-        eq(tasks.attempts, placeholder("attempt")),
-      )),
+      }).where(owned(placeholder("id"), placeholder("workerId"), placeholder("attempt"))),
     ),
   };
 }
@@ -279,16 +275,16 @@ function cancelledSet(now: number, reason: string) {
 }
 
 /** The set part of a claim: running, one more attempt, its note. */
-function claimSet(now: number, leaseUntil: number, workerId: string) {
+function claimSet(now: number | SQL, leaseUntil: number | SQL, workerId: string | SQL) {
   return {
-    status: "running",
+    status: RUNNING,
     attempts: sql`${tasks.attempts} + 1`,
     leaseUntil,
     workerId,
     startedAt: now,
     updatedAt: now,
-    progress: 0,
-    progressMessage: null,
+    progress: sql`0`,
+    progressMessage: NULL,
     note:
       sql`'attempt ' || (${tasks.attempts} + 1) || ' of ' || ${tasks.maxAttempts} || ' on ' || ${workerId}`,
   };
@@ -326,7 +322,7 @@ export class LibsqlTaskStore implements TaskStore {
     const claims: ClaimAt[] = [];
     // claimed in this turn: this worker, started at this turn's now
     const claimedHere = sql`(select count(*) from tasks where worker_id = ${workerId}
-      and started_at = ${now} and status = 'running' and ${NOT_SUCCEEDED})`;
+      and started_at = ${now} and ${inStatus("running")})`;
     const limitLeft = (cap: number | SQL) => sql`max(0, min(${cap}, ${limit} - ${claimedHere}))`;
     const pair = (condition: SQL | undefined) => {
       claims.push({ read: statements.length, write: statements.length + 1 });
@@ -350,7 +346,7 @@ export class LibsqlTaskStore implements TaskStore {
       if (l.concurrency !== null) {
         // `+type`: the few running tasks, not every task of the type
         caps.push(sql`${l.concurrency} - (select count(*) from tasks
-          where status = 'running' and ${NOT_SUCCEEDED} and +type = ${l.type})`);
+          where ${inStatus("running")} and +type = ${l.type})`);
       }
       if (l.ratePerMinute !== null) {
         caps.push(sql`${l.ratePerMinute} - (select count(*) from type_starts
@@ -363,7 +359,7 @@ export class LibsqlTaskStore implements TaskStore {
         const { sql: text, params } = this.dialect.sqlToQuery(
           sql`insert into type_starts (type, at) select type, ${now} from tasks
             where +type = ${l.type} and worker_id = ${workerId} and started_at = ${now}
-              and status = 'running' and ${NOT_SUCCEEDED}`,
+              and ${inStatus("running")}`,
         );
         statements.push({ sql: text, args: params as InArgs });
       }
@@ -598,8 +594,7 @@ export class LibsqlTaskStore implements TaskStore {
       await this.db.update(tasks).set({ leaseUntil }).where(and(
         inArray(tasks.id, ids),
         eq(tasks.workerId, workerId),
-        eq(tasks.status, "running"),
-        NOT_SUCCEEDED,
+        inStatus("running"),
       ));
     });
   }
@@ -633,8 +628,7 @@ export class LibsqlTaskStore implements TaskStore {
         runAt: now,
         updatedAt: now,
       }).where(and(
-        eq(tasks.status, "running"),
-        NOT_SUCCEEDED,
+        inStatus("running"),
         lte(tasks.leaseUntil, now),
         runningHere && runningHere.ids.length > 0
           ? not(and(eq(tasks.workerId, runningHere.workerId), inArray(tasks.id, runningHere.ids))!)
@@ -666,7 +660,7 @@ export class LibsqlTaskStore implements TaskStore {
   hasReady(now: number): Promise<boolean> {
     return guarded(async () => {
       const [row] = await this.db.select({ id: tasks.id }).from(tasks)
-        .where(and(sql`${tasks.status} in (${WAITING_SQL})`, NOT_SUCCEEDED, lte(tasks.runAt, now)))
+        .where(and(inStatus(...WAITING_STATUSES), lte(tasks.runAt, now)))
         .limit(1);
       return row !== undefined;
     });
@@ -675,7 +669,7 @@ export class LibsqlTaskStore implements TaskStore {
   promoteDue(now: number): Promise<void> {
     return guarded(async () => {
       await this.db.update(tasks).set({ status: "queued", note: "due", updatedAt: now })
-        .where(and(eq(tasks.status, "scheduled"), NOT_SUCCEEDED, lte(tasks.runAt, now)));
+        .where(and(inStatus("scheduled"), lte(tasks.runAt, now)));
     });
   }
 
@@ -750,7 +744,7 @@ export class LibsqlTaskStore implements TaskStore {
               where status in (${WAITING_SQL}) group by status, priority
             union all
             select status, priority, count(*) as n from tasks
-              where status = 'running' and ${NOT_SUCCEEDED} group by status, priority`),
+              where ${inStatus("running")} group by status, priority`),
           this.db.select({ type: tasks.type, n: count() }).from(tasks).groupBy(tasks.type),
           // the oldest due task of each priority, read from the head of tasks_ready_idx
           this.db.all<{ at: number | null }>(sql`select min(at) as at from (
@@ -834,7 +828,7 @@ export class LibsqlTaskStore implements TaskStore {
   resolveBlocked(now: number): Promise<number> {
     return guarded(async () => {
       const [any] = await this.db.select({ id: tasks.id }).from(tasks)
-        .where(and(eq(tasks.status, "blocked"), NOT_SUCCEEDED)).limit(1);
+        .where(inStatus("blocked")).limit(1);
       if (!any) return 0;
       const results = await this.db.$client.batch(resolveAllBlocked(this.dialect, now), "write");
       return results.reduce((n, r) => n + r.rowsAffected, 0);
@@ -867,7 +861,7 @@ export class LibsqlTaskStore implements TaskStore {
     return guarded(async () => {
       const [running, started] = await Promise.all([
         this.db.select({ type: tasks.type, n: count() }).from(tasks)
-          .where(and(eq(tasks.status, "running"), NOT_SUCCEEDED)).groupBy(tasks.type),
+          .where(inStatus("running")).groupBy(tasks.type),
         this.db.select({ type: typeStarts.type, n: count() }).from(typeStarts)
           .where(gt(typeStarts.at, now - 60_000)).groupBy(typeStarts.type),
       ]);
