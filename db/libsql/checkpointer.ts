@@ -44,7 +44,7 @@ const log = getLogger(["fila", "db"]);
 const INTERVAL_MS = 200;
 /** 1,000 pages: SQLite's own automatic checkpoint threshold. */
 const RESTART_AT_FRAMES = 1_000;
-/** How long a TRUNCATE waits for writers and readers (on libsql's thread, not ours). */
+/** How long a RESTART or TRUNCATE waits for writers and readers (on libsql's thread, not ours). */
 const RESTART_WAIT_MS = 200;
 /** A WAL file this long grew while something held the WAL (a long reader): it is emptied. */
 const TRUNCATE_AT_FRAMES = 4 * RESTART_AT_FRAMES;

@@ -54,17 +54,8 @@ export class InstanceRegistry {
       );
     }
     // this one first, then by id (code points: localeCompare would load ICU's collation data)
-    return out.sort((a, b) =>
-      a.id === this.info.id
-        ? -1
-        : b.id === this.info.id
-        ? 1
-        : a.id < b.id
-        ? -1
-        : a.id > b.id
-        ? 1
-        : 0
-    );
+    const others = (e: { id: string }) => (e.id === this.info.id ? 0 : 1);
+    return out.sort((a, b) => others(a) - others(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Stops announcing and removes this instance's entry. */
