@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { LibsqlError } from "@libsql/core/api";
-import { type LibsqlStore, openLibsqlStore } from "../db/libsql/connect.ts";
+import { type LibsqlStore, openLibsqlStore, PAGE_SIZE } from "../db/libsql/connect.ts";
 import type { LocalClient } from "../db/libsql/local_client.ts";
 import { walFrames } from "../db/libsql/wal_file.ts";
 
@@ -95,10 +95,35 @@ Deno.test("LocalClient: calls wait, without blocking the event loop, while exclu
   });
 });
 
+Deno.test("pages: a new database gets PAGE_SIZE pages; an existing one keeps its own and opens", async () => {
+  const pageSize = async (client: { execute(sql: string): Promise<{ rows: object[] }> }) =>
+    Number(Object.values((await client.execute("PRAGMA page_size")).rows[0])[0]);
+  await withStore(async ({ client }) => {
+    assert.equal(PAGE_SIZE, 2048);
+    assert.equal(await pageSize(client), PAGE_SIZE);
+  });
+  // a database made before (SQLite's default 4 KiB pages, already in WAL mode)
+  const dir = await Deno.makeTempDir({ prefix: "fila-pages-" });
+  const { default: Database } = await import("libsql");
+  const old = new Database(`${dir}/old.db`);
+  old.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE kept (x)");
+  old.close();
+  const store = await openLibsqlStore(`file:${dir}/old.db`);
+  try {
+    assert.equal(await pageSize(store.db.$client), 4096);
+    // migrated, and what it held is still there
+    assert.equal((await store.db.$client.execute("SELECT count(*) AS c FROM tasks")).rows[0].c, 0);
+    assert.equal((await store.db.$client.execute("SELECT count(*) AS c FROM kept")).rows[0].c, 0);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("checkpoints: the WAL is checkpointed off the event loop and stays bounded under writes", async () => {
   await withStore(async ({ client }, dir) => {
     await client.execute("CREATE TABLE blob (id INTEGER PRIMARY KEY, body TEXT)");
-    const body = "x".repeat(6_000); // two pages a row
+    const body = "x".repeat(6_000); // a few pages a row
     let largestWal = 0;
     // ~12,000 pages written in 3,000 transactions over ~1.5 s: ~48 MB of WAL if
     // nothing checkpointed (the serving connection's automatic checkpoint is off)

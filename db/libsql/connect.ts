@@ -27,6 +27,8 @@ export type Database = LibSQLDatabase<typeof schema> & { $client: Client };
 
 const log = getLogger(["fila", "db"]);
 const MIGRATIONS_FOLDER = new URL("./migrations", import.meta.url);
+/** Bytes per page of a database this module creates (see where it is set). */
+export const PAGE_SIZE = 2048;
 
 /** A libSQL database's stores, plus what only libSQL has. */
 export interface LibsqlStore extends FilaStore {
@@ -53,6 +55,13 @@ export async function openLibsqlStore(
     // the per-connection pragmas below in force.
     const localClient = new LocalClient(path, { lockWaitMs });
     client = localClient;
+    // A new database gets 2 KiB pages (an existing one keeps its own: a WAL database
+    // cannot change it). Each turn changes a few small rows (the tasks it ends and
+    // claims, their index entries) spread over many pages, and every changed page is
+    // written whole to the WAL at commit: 2 KiB pages wrote 30 % fewer bytes than
+    // 4 KiB and ran end to end and drain 3–4 % faster; 1 KiB pages halved the bytes
+    // but doubled the writes and lost it again.
+    await client.execute(`PRAGMA page_size = ${PAGE_SIZE}`);
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = NORMAL");
     canWrite = (ms) => localClient.canWrite(ms);
