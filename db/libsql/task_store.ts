@@ -65,10 +65,8 @@ const NOT_SUCCEEDED = sql.raw(`status <> 'succeeded'`);
  * one of them, and as literals, which tasks_ready_idx's condition needs.
  */
 function inStatus(...statuses: string[]): SQL {
-  const list = statuses.map((status) => `'${status}'`).join(", ");
-  return statuses.includes("succeeded")
-    ? sql.raw(`status in (${list})`)
-    : sql.raw(`status in (${list}) and status <> 'succeeded'`);
+  const inList = sql.raw(`status in (${statuses.map((status) => `'${status}'`).join(", ")})`);
+  return statuses.includes("succeeded") ? inList : sql`${inList} and ${NOT_SUCCEEDED}`;
 }
 /** Newest first / oldest first: rowid is the order tasks were stored, and the order of the indexes' entries. */
 const NEWEST_FIRST = sql.raw("rowid desc");
