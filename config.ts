@@ -98,7 +98,8 @@ export const configSchema = z.object({
     ctx.addIssue({
       code: "custom",
       path: ["QUEUE_DRIVER"],
-      message: "the pg driver carries wake-ups over PostgreSQL: it needs DATABASE_URL=postgres://…",
+      message:
+        "the pg driver carries wake-ups over PostgreSQL: it needs DATABASE_URL=postgres://\u2026",
     });
   }
   if (c.DENO_DEPLOYMENT_ID && c.DATABASE_URL.startsWith("file:")) {
@@ -155,7 +156,7 @@ export function startupError(variable: string, shown: string, error: unknown): S
 }
 
 function describeFailure(error: unknown): string {
-  // wrappers (drizzle's "Failed query: …") say less than what they wrap
+  // wrappers (drizzle's "Failed query: ...") say less than what they wrap
   let root = error;
   while (root instanceof Error && root.cause instanceof Error) root = root.cause;
   const message = root instanceof Error ? root.message.split("\n")[0] : String(root);

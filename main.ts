@@ -1,5 +1,5 @@
 /**
- * Composition root: config → store → kv → broker → engine → app → cron → serve.
+ * Composition root: config -> store -> kv -> broker -> engine -> app -> cron -> serve.
  * The one place that builds concrete things and hands them to each other.
  * `deno task dev` runs this file; tests call `startFila` to get a real instance.
  */

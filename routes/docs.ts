@@ -136,7 +136,7 @@ function unauthorizedResponse() {
     description: "No valid `Authorization: Bearer <API_TOKEN>` (the server sets `API_TOKEN`)",
     headers: {
       "WWW-Authenticate": {
-        description: 'The scheme and why: `Bearer realm="fila"`, maybe with `error=…`',
+        description: 'The scheme and why: `Bearer realm="fila"`, maybe with `error=\u2026`',
         required: true,
         schema: { type: "string", pattern: '^Bearer realm="fila"' },
       },

@@ -6,7 +6,7 @@
  * requirement, to every operation `isPublicPath` does not exempt (docs.ts).
  *
  * Adding a route: declare it with `createRoute` (an `operationId`, a tag listed
- * in docs.ts's TAGS, its answers and `...failures(…)`), serve it with
+ * in docs.ts's TAGS, its answers and `...failures(...)`), serve it with
  * `app.openapi(route, handler)` on a `newRouter()`, then run `deno task client`.
  * tests/contract_test.ts fails while a served route is undocumented, and every
  * API test checks the route's exchanges against what it declares.
@@ -131,7 +131,8 @@ export const JSON_BODY_FAILURES = failures({ 413: true, 415: true });
 
 /** `Location` of an answer that created or names a task. */
 export const LOCATION = z.string().regex(/^(\/api\/v1)?\/tasks\/[^/]+$/).openapi({
-  description: "The task's URL, under the mount the request used (`/tasks/…` or `/api/v1/tasks/…`)",
+  description:
+    "The task's URL, under the mount the request used (`/tasks/\u2026` or `/api/v1/tasks/\u2026`)",
 });
 
 /** A file of a fixed set, by name, as `staticFiles` serves it. */

@@ -6,7 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 
-/** `^(?:[hH][iI][gG][hH]|…)$`: matches any of `words` in any case. */
+/** `^(?:[hH][iI][gG][hH]|...)$`: matches any of `words` in any case. */
 export function anyCasePattern(words: readonly string[]): string {
   const cased = words.map((w) =>
     [...w].map((ch) => {

@@ -1,4 +1,4 @@
-/** GET /queue/stats: what Flower shows — counts, waiting age, throughput, instances. */
+/** GET /queue/stats: what Flower shows -- counts, waiting age, throughput, instances. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Engine } from "../tasks/engine/engine.ts";
 import {

@@ -15,7 +15,7 @@ import { iso, toTaskView } from "./views.ts";
 
 const nameParam = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, {
-    message: "a schedule name is 1–64 lower-case letters, digits, '_', '.' or '-'",
+    message: "a schedule name is 1\u201364 lower-case letters, digits, '_', '.' or '-'",
   }).openapi({ param: { name: "name", in: "path" }, example: "nightly-report" }),
 });
 

@@ -224,7 +224,7 @@ const toLinkView = (link: { id: string; status: string }) => ({
   status: link.status as TaskStatus,
 });
 
-/** "/api/v1/tasks/batch" → "/api/v1": links follow the mount the client used. */
+/** "/api/v1/tasks/batch" -> "/api/v1": links follow the mount the client used. */
 export function mountOf(c: Context<AppEnv>): string {
   return c.req.path.startsWith("/api/v1/") ? "/api/v1" : "";
 }

@@ -45,7 +45,9 @@ export const statusFilterSchema = anyCaseWord(
   example: "queued",
   description: `A status (${TASK_STATUSES.join(", ")}) or another queue's word for one, any ` +
     `case: ${
-      Object.entries(STATUS_ALIASES).map(([alias, to]) => `${alias} → ${to.join("+")}`).join(", ")
+      Object.entries(STATUS_ALIASES).map(([alias, to]) => `${alias} \u2192 ${to.join("+")}`).join(
+        ", ",
+      )
     }`,
 });
 

@@ -3,7 +3,7 @@
  * submits the task of every schedule due in that minute, with the idempotency
  * key `schedule:<name>:<minute>`. `Deno.cron` fires in every instance, so N
  * instances submit the same key and one task results; a tick missed while
- * every instance was down is made up once, at the next tick or start — the
+ * every instance was down is made up once, at the next tick or start -- the
  * latest missed minute, not one per minute missed. The quote refresh is a
  * built-in schedule whose cron comes from the configuration (QUOTES_CRON).
  */
@@ -192,7 +192,7 @@ export class Scheduler {
     return parseCron(schedule.cron, schedule.timezone).next(after);
   }
 
-  /** The last minute ≤ `minute` the cron names that the schedule has not run for yet. */
+  /** The last minute <= `minute` the cron names that the schedule has not run for yet. */
   private latestDue(schedule: Schedule, minute: Date): Date | null {
     const latest = parseCron(schedule.cron, schedule.timezone).latest(minute);
     if (!latest) return null;

@@ -1,6 +1,6 @@
 /**
  * What a running task may use besides its input: the outside systems of
- * `tasks/clients/` and the app's stores — never a raw database. Built once in
+ * `tasks/clients/` and the app's stores -- never a raw database. Built once in
  * `main.ts`.
  */
 import type { QuotesService } from "./clients/quotes_service.ts";

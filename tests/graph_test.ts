@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 
 const root = new URL("../", import.meta.url);
 
-/** npm packages (name@version) in the module graph of `entry`, as `deno info` resolves them. */
-async function graphPackages(entry: string): Promise<Set<string>> {
+/** `deno info --json` of `entry`: its module graph, static and dynamic imports alike. */
+async function graphInfo(entry: string) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
     cwd: root,
@@ -16,8 +16,15 @@ async function graphPackages(entry: string): Promise<Set<string>> {
     stderr: "null",
   }).output();
   assert.equal(out.code, 0, `deno info ${entry} failed`);
-  const info = JSON.parse(new TextDecoder().decode(out.stdout));
-  return new Set(Object.keys(info.npmPackages ?? {}));
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: { specifier: string }[];
+    npmPackages?: Record<string, unknown>;
+  };
+}
+
+/** npm packages (name@version) in the module graph of `entry`, as `deno info` resolves them. */
+async function graphPackages(entry: string): Promise<Set<string>> {
+  return new Set(Object.keys((await graphInfo(entry)).npmPackages ?? {}));
 }
 
 Deno.test("graph: deno.lock holds only packages of the service and its client, no test or dev tool", async () => {
@@ -34,4 +41,28 @@ Deno.test("graph: deno.lock holds only packages of the service and its client, n
     assert.ok(!(tool in config.imports), `${tool} in deno.json imports`);
     assert.ok(!locked.some((p) => p.startsWith(`${tool}@`)), `${tool} in deno.lock`);
   }
+});
+
+/*
+ * V8 keeps every loaded module's source (the emitted JavaScript with its inline
+ * source map) for as long as the process lives, and one character past U+00FF
+ * anywhere in it (an arrow or a dash in a comment) stores the whole text at two
+ * bytes a character: about 0.7 MiB of an idle instance's heap. Comments say it in
+ * ASCII; a string that needs such a character writes it as an escape (\u2026).
+ */
+Deno.test("graph: every module of the service is Latin-1 text, so V8 keeps its source at a byte a character", async () => {
+  const own = (await graphInfo("main.ts")).modules
+    .map((m) => m.specifier)
+    .filter((s) => s.startsWith(root.href) && !s.includes("/node_modules/") && /\.[jt]s$/.test(s));
+  assert.ok(own.length > 50, `only ${own.length} of Fila's modules in main.ts's graph`);
+  const wide: string[] = [];
+  for (const specifier of own) {
+    const lines = (await Deno.readTextFile(new URL(specifier))).split("\n");
+    lines.forEach((line, i) => {
+      if (/[\u0100-\u{10ffff}]/u.test(line)) {
+        wide.push(`${specifier.slice(root.href.length)}:${i + 1}`);
+      }
+    });
+  }
+  assert.deepEqual(wide, [], "lines with a character past U+00FF in modules the service loads");
 });

@@ -3,7 +3,7 @@
  * the COMMIT that takes the WAL past 1,000 pages: it copies those pages into the
  * database file and fsyncs it, on Fila's one JavaScript thread, every hundred or
  * so tasks. That stall was the tail of every latency figure (running the same
- * checkpoints from a timer on the serving connection was no better: p99 4–6 ms).
+ * checkpoints from a timer on the serving connection was no better: p99 4-6 ms).
  *
  * So the serving connection turns automatic checkpoints off, and a second
  * connection, opened with libsql's promise API, runs them: its statements run on
@@ -25,8 +25,8 @@
  * while a long reader held it) is emptied once it can be. While either runs, the
  * serving connection's calls wait for it in
  * JavaScript (LocalClient.exclusive): a write that met the RESTART inside SQLite
- * would sleep in SQLite's busy handler (1, 2, 5 ms…) on the event loop, and those
- * 8–16 ms stalls were the tail of `POST /tasks`. If the checkpoint connection
+ * would sleep in SQLite's busy handler (1, 2, 5 ms...) on the event loop, and those
+ * 8-16 ms stalls were the tail of `POST /tasks`. If the checkpoint connection
  * cannot be opened, automatic checkpoints stay on, so the WAL cannot grow
  * without bound.
  *

@@ -59,7 +59,7 @@ export async function openLibsqlStore(
     // cannot change it). Each turn changes a few small rows (the tasks it ends and
     // claims, their index entries) spread over many pages, and every changed page is
     // written whole to the WAL at commit: 2 KiB pages wrote 30 % fewer bytes than
-    // 4 KiB and ran end to end and drain 3–4 % faster; 1 KiB pages halved the bytes
+    // 4 KiB and ran end to end and drain 3-4 % faster; 1 KiB pages halved the bytes
     // but doubled the writes and lost it again.
     await client.execute(`PRAGMA page_size = ${PAGE_SIZE}`);
     await client.execute("PRAGMA journal_mode = WAL");

@@ -1,6 +1,6 @@
 /**
  * The statements behind task dependencies on libSQL: storing a new task's
- * dependencies, and resolving `blocked` tasks — released when every task they
+ * dependencies, and resolving `blocked` tasks -- released when every task they
  * wait for succeeded, cancelled (with the failed one named) when one failed or
  * was cancelled, transitively. They run inside the transaction of the change
  * that decides them (a submit, an attempt's end, a cancel); the sweeper runs

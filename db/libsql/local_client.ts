@@ -98,7 +98,7 @@ function asJsonRows(sql: string, columnCount: number): string {
     ` SELECT json_group_array(json_array(${values.join(", ")})) FROM fila_rows`;
 }
 
-/** SELECT, WITH … SELECT and VALUES; not DML (with or without RETURNING) nor PRAGMA. */
+/** SELECT, WITH ... SELECT and VALUES; not DML (with or without RETURNING) nor PRAGMA. */
 const QUERY = /^\s*(select|with|values)\b/i;
 
 /**
@@ -210,7 +210,7 @@ const PRIMARY_CODES: Record<number, string> = {
   26: "SQLITE_NOTADB",
 };
 
-/** The name of a raw (extended) SQLite result code's primary code, e.g. 517 → SQLITE_BUSY. */
+/** The name of a raw (extended) SQLite result code's primary code, e.g. 517 -> SQLITE_BUSY. */
 export function primaryCodeName(rawCode: number): string | undefined {
   return PRIMARY_CODES[rawCode & 0xff];
 }

@@ -206,7 +206,7 @@ function compileHotStatements(db: Database) {
   return {
     insert: compile<Record<string, unknown>>(
       db.insert(tasks)
-        // Placeholders wrapped by insert keep the column's encoder (payload → JSON).
+        // Placeholders wrapped by insert keep the column's encoder (payload -> JSON).
         // Only what a submission sets is bound; the rest is written as its default (NULL
         // as a literal): a new task's other 13 columns cost ~3 µs a task to bind.
         .values(
@@ -218,7 +218,7 @@ function compileHotStatements(db: Database) {
         .onConflictDoNothing({ target: tasks.idempotencyKey }),
     ),
     // The claim is a read and a write of the same condition in one write transaction:
-    // a query's rows are read as JSON (LocalClient), and an UPDATE … RETURNING would be
+    // a query's rows are read as JSON (LocalClient), and an UPDATE ... RETURNING would be
     // read with the driver's row iterator, which leaks native memory under Deno (#20).
     claimable: compile<{ now: number; limit: number }>(
       db.select().from(tasks).where(claimable(placeholder("now"), placeholder("limit")))

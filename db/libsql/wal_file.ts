@@ -15,7 +15,7 @@
 
 const HEADER_BYTES = 32;
 const FRAME_HEADER_BYTES = 24;
-/** Where the salts are: bytes 16–23 of the file's header, 8–15 of a frame's. */
+/** Where the salts are: bytes 16-23 of the file's header, 8-15 of a frame's. */
 const HEADER_SALT_AT = 16;
 const FRAME_SALT_AT = 8;
 const SALT_BYTES = 8;

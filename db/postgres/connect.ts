@@ -1,5 +1,5 @@
 /**
- * Opens the PostgreSQL store (`DATABASE_URL=postgres://…` or `postgresql://…`):
+ * Opens the PostgreSQL store (`DATABASE_URL=postgres://...` or `postgresql://...`):
  * migrations first (under an advisory lock, so instances starting together apply
  * them once), then one connection pool for the stores and, once a broker
  * subscribes, one more connection that LISTENs for wake-ups (wakeups.ts).
@@ -44,7 +44,7 @@ const log = getLogger(["fila", "db"]);
 /**
  * How values come back, for drizzle's queries and Fila's own alike (pg's parsers
  * are per process): int8 as a JS number (epoch ms fit in 2^53), json as its text,
- * which drizzle and the row mappers parse once — parsed here too, a stored JSON
+ * which drizzle and the row mappers parse once -- parsed here too, a stored JSON
  * string ("42") would be parsed again by drizzle into 42.
  */
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);

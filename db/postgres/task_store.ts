@@ -7,7 +7,7 @@
  * of the function `fila_turn` (migration 0002): one round trip and one commit
  * whatever the batch size. Rows travel as arrays (`unnest`), so the statement's
  * text never changes and stays prepared on each connection. Its claim is one
- * `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`: concurrent
+ * `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`: concurrent
  * instances claim disjoint tasks without waiting for each other. The rest goes
  * through named statements and drizzle.
  *

@@ -7,12 +7,12 @@
  * Reconnects: when that connection ends (PostgreSQL restarted, network), it
  * connects again at once and then with a backoff capped at one second, and
  * LISTENs again. Notifications sent while it was away are lost, so each time
- * LISTEN takes effect — the first time too: wake-ups sent before LISTEN took
- * effect were missed just the same — subscribers hear `onReconnect` ("look for
+ * LISTEN takes effect -- the first time too: wake-ups sent before LISTEN took
+ * effect were missed just the same -- subscribers hear `onReconnect` ("look for
  * ready work now") and, read from the store, the times the next waiting tasks
  * become due, as if announced again.
  *
- * A wake-up names the process whose write caused it (`<origin>:<due>,…`). The
+ * A wake-up names the process whose write caused it (`<origin>:<due>,...`). The
  * process that stored or requeued a task has claimed what it could in the same
  * turn, and claims more as its slots free, so it skips its own wake-ups for
  * tasks due now (each would cost it a turn that finds nothing); its own delayed

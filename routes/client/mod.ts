@@ -4,7 +4,7 @@
  * the request and answer types generated from the document (`deno task client`).
  *
  * ```ts
- * const fila = createFilaClient({ baseUrl: "http://127.0.0.1:8000", token: "…" });
+ * const fila = createFilaClient({ baseUrl: "http://127.0.0.1:8000", token: "..." });
  * const { data: task, error } = await fila.submitTask({ type: "sum", payload: { numbers: [1, 2] } });
  * for await (const frame of fila.followTask(task!.id)) console.log(frame.event, frame.data.status);
  * ```

@@ -11,9 +11,9 @@
  *   IPv4-mapped IPv6 (`::ffff:127.0.0.1`) as the IPv4 it carries, a name through
  *   `Deno.resolveDns` (A and AAAA);
  * - every address must be public unicast: ipaddr.js classifies it, and anything it
- *   does not call `unicast` (loopback, private, link-local — 169.254.169.254 the
- *   metadata endpoint among them —, unique-local — fd00:ec2::254 —, CGNAT, multicast,
- *   unspecified, broadcast, reserved, NAT64, 6to4, Teredo …) is refused, as is IPv6
+ *   does not call `unicast` (loopback, private, link-local -- 169.254.169.254 the
+ *   metadata endpoint among them --, unique-local -- fd00:ec2::254 --, CGNAT, multicast,
+ *   unspecified, broadcast, reserved, NAT64, 6to4, Teredo ...) is refused, as is IPv6
  *   outside the global unicast block 2000::/3;
  * - redirects are followed here (`redirect: "manual"`), at most `MAX_REDIRECTS`.
  *
@@ -26,8 +26,8 @@
  * http: the request is sent to the checked address itself: the URL names the address
  * and the Host header keeps the name (`Deno.createHttpClient({ allowHost: true })`),
  * so the server sees an ordinary `GET /path` with `Host: name` (a `tcp` transport
- * would pin the address too, but it makes the request line absolute —
- * `GET http://name/path` —, which servers such as Python's http.server take as the
+ * would pin the address too, but it makes the request line absolute --
+ * `GET http://name/path` --, which servers such as Python's http.server take as the
  * path). For https: pinning the address would lose the name TLS needs, so `fetch`
  * resolves the name again; the certificate check closes the gap there, since an
  * internal address cannot prove it is the attacker's name. The resolver `fetch` uses
@@ -106,8 +106,8 @@ export function parseAllowList(text: string | undefined): string[] {
 }
 
 /**
- * Why a guarded fetch would refuse `url` before any DNS lookup — not http(s), or
- * an IP literal that is not public and not allow-listed — or null: a name is only
+ * Why a guarded fetch would refuse `url` before any DNS lookup -- not http(s), or
+ * an IP literal that is not public and not allow-listed -- or null: a name is only
  * judged when it is resolved, at fetch time. For checks at submit time.
  */
 export function literalHostRefusal(

@@ -1,5 +1,5 @@
 /**
- * The quotes upstream: AwesomeAPI's `/json/last/USD-BRL,EUR-BRL,…`, one request for
+ * The quotes upstream: AwesomeAPI's `/json/last/USD-BRL,EUR-BRL,...`, one request for
  * every pair. Its numbers arrive as strings, `timestamp` in epoch seconds and
  * `create_date` as São Paulo local time; this module turns them into numbers and
  * ISO 8601 UTC, and every fault into a `QuotesUpstreamError` that says what went wrong.
@@ -48,7 +48,7 @@ export interface QuotesClientOptions {
   timeoutMs: number;
 }
 
-/** AwesomeAPI's create_date is local time in São Paulo (UTC−3, no daylight saving since 2019). */
+/** AwesomeAPI's create_date is local time in São Paulo (UTC-3, no daylight saving since 2019). */
 const SAO_PAULO_OFFSET = "-03:00";
 
 /**

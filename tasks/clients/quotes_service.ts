@@ -1,5 +1,5 @@
 /**
- * Quotes as the rest of Fila sees them: refresh (upstream → store), and the latest
+ * Quotes as the rest of Fila sees them: refresh (upstream -> store), and the latest
  * quote per pair served from memory. The cache is refilled when this instance
  * stores a reading and re-read from the store after `CACHE_TTL_MS`, so readings
  * stored by other instances show up within that time.

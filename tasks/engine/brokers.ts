@@ -38,7 +38,7 @@ const DRIVERS: BrokerDriver[] = [
 /** The store's wake-up channel; the `pg` driver has nothing to carry wake-ups without one. */
 function wakeupsOf(store: TaskStore) {
   if (!store.wakeups) {
-    throw new Error("QUEUE_DRIVER=pg needs a PostgreSQL store (DATABASE_URL=postgres://…)");
+    throw new Error("QUEUE_DRIVER=pg needs a PostgreSQL store (DATABASE_URL=postgres://\u2026)");
   }
   return store.wakeups;
 }

@@ -185,7 +185,7 @@ export class Engine {
     return this.registry.all();
   }
 
-  /** The broker driver in use (`kv`, `db`, …). */
+  /** The broker driver in use (`kv`, `db`, ...). */
   get brokerName(): string {
     return this.broker.name;
   }

@@ -11,7 +11,7 @@ export class TaskNotFoundError extends Error {
   }
 }
 
-/** The task is in a status that does not allow the operation (cancel a finished one, …). */
+/** The task is in a status that does not allow the operation (cancel a finished one, ...). */
 export class TaskConflictError extends Error {
   constructor(message: string, readonly status: string) {
     super(message);

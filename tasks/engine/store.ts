@@ -7,7 +7,7 @@
  * attempt or progress writes one `task_events` row in the same transaction as
  * the change, and its message is the `note` that the change sets (`submitted`,
  * `attempt 2 of 3 on <worker>`, the error of a failed attempt, the reason of a
- * cancel, …). Both stores do this with triggers on `tasks`, so no write path
+ * cancel, ...). Both stores do this with triggers on `tasks`, so no write path
  * can forget it and no event can exist without its change.
  *
  * Every write that follows a claim is fenced on (worker_id, attempts, status =

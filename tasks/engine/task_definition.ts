@@ -12,13 +12,13 @@ export interface TaskContext<Input, Services = unknown> {
   taskId: string;
   /** When the task was submitted (epoch ms). */
   submittedAt: number;
-  /** 1 on the first run, 2 on the first retry, … */
+  /** 1 on the first run, 2 on the first retry, ... */
   attempt: number;
   maxAttempts: number;
   priority: Priority;
   /** Aborts on cancel, on timeout, and at shutdown; long tasks must honour it. */
   signal: AbortSignal;
-  /** Reports progress (0–100) with an optional message; stored and streamed. */
+  /** Reports progress (0-100) with an optional message; stored and streamed. */
   progress(percent: number, message?: string): Promise<void>;
   /** A logger whose lines carry the task id and type. */
   log: Logger;

@@ -124,7 +124,7 @@ export class TurnWriter {
   /**
    * The next turn runs after this turn of the event loop, so the writes asked
    * for in it go together. setImmediate, not setTimeout(0): chained timers are
-   * clamped to 1–4 ms, which left workers idle between turns.
+   * clamped to 1-4 ms, which left workers idle between turns.
    */
   private schedule(): void {
     if (this.scheduled) return;

@@ -12,7 +12,7 @@
  * `headers` names one; absent or null sends no body (GET and HEAD take none).
  * Those exact bytes are what is signed.
  *
- * Every request carries `Fila-Task-Id`, `Fila-Attempt` (1, 2, … as retries go) and,
+ * Every request carries `Fila-Task-Id`, `Fila-Attempt` (1, 2, ... as retries go) and,
  * when HTTP_TASK_SECRET is set, `Fila-Signature: t=<unix seconds>,v1=<hex>` where
  * `v1` is HMAC-SHA256 of `"<t>.<raw body>"` under the secret (Stripe's scheme: the
  * receiver recomputes it over the bytes it read, compares in constant time and
@@ -31,7 +31,7 @@
  * Answers:
  * - 2xx: success. The result keeps `status`, `url` (after redirects), `headers`
  *   (only those in RESULT_HEADERS: content-type, content-length, etag,
- *   last-modified, location, retry-after, x-request-id — not set-cookie or anything
+ *   last-modified, location, retry-after, x-request-id -- not set-cookie or anything
  *   else a receiver might not want on a dashboard), `body` (the first 64 KiB, as
  *   UTF-8 text, or base64 when it is not UTF-8: `body_encoding` says which),
  *   `truncated` (more followed; reading stopped there, the rest was never
@@ -48,7 +48,7 @@
  * (default 630 s for this type, so it never cuts a request short of its own
  * timeout) and a cancel bound it too: both abort the request and the read.
  *
- * Hosts: as `services.fetch` (outbound_fetch.ts) — public addresses only unless
+ * Hosts: as `services.fetch` (outbound_fetch.ts) -- public addresses only unless
  * HTTP_TASK_ALLOWED_HOSTS / OUTBOUND_ALLOWED_HOSTS names the host or host:port. A
  * literal private address is a 400 at submit; a name is judged when resolved, and
  * a redirect when followed: either refusal fails the task at once.
@@ -256,7 +256,7 @@ function keptHeaders(headers: Headers): Record<string, string> {
 
 /**
  * What went wrong on the network, from the innermost cause: fetch's own message
- * is "fetch failed", its cause says "… Connection refused (os error 111)".
+ * is "fetch failed", its cause says "... Connection refused (os error 111)".
  */
 function networkReason(error: unknown): string {
   let root = error;
@@ -356,7 +356,7 @@ async function failureOf(what: string, response: Response): Promise<Error> {
     .catch(() => ({ bytes: new Uint8Array(), truncated: false }));
   const text = new TextDecoder().decode(bytes).trim();
   const cut = truncated || text.length > ERROR_BODY_CHARS;
-  const quoted = text ? `: ${text.slice(0, ERROR_BODY_CHARS)}${cut ? "…" : ""}` : "";
+  const quoted = text ? `: ${text.slice(0, ERROR_BODY_CHARS)}${cut ? "\u2026" : ""}` : "";
   const statusText = response.statusText ? ` ${response.statusText}` : "";
   const message = `${what} answered ${response.status}${statusText}${quoted}`;
   if (isRetryable(response.status)) {

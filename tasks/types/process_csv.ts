@@ -1,6 +1,6 @@
 /**
- * Parses a real CSV as a stream — inline text, an http(s) URL, or a generated
- * sales file — reporting progress, honouring cancel, and returning per-column
+ * Parses a real CSV as a stream -- inline text, an http(s) URL, or a generated
+ * sales file -- reporting progress, honouring cancel, and returning per-column
  * statistics. Rows of a sales file (its header is the sales columns) are stored
  * in `sales` under the file's name, replacing an earlier load.
  */

@@ -1,6 +1,6 @@
 /**
- * Builds a report from the database — sales by region, the latest quotes, or the
- * task counts — as a text summary plus a CSV attachment, and mails it.
+ * Builds a report from the database -- sales by region, the latest quotes, or the
+ * task counts -- as a text summary plus a CSV attachment, and mails it.
  */
 import { z } from "zod";
 import type { TaskServices } from "../services.ts";
@@ -69,7 +69,7 @@ async function build(kind: "sales" | "quotes" | "tasks", services: TaskServices)
 export const sendReport = defineTask({
   type: "send_report",
   description:
-    "Builds a report (sales — alias vendas —, quotes or tasks) with a CSV attachment and mails it.",
+    "Builds a report (sales \u2014 alias vendas \u2014, quotes or tasks) with a CSV attachment and mails it.",
   input: z.object({
     email: z.email(),
     report_type: z.enum(REPORT_TYPES).default("sales"),
