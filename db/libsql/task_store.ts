@@ -315,7 +315,8 @@ function compileTimerStatements(db: Database, dialect: SQLiteAsyncDialect) {
       db.update(tasks).set({ leaseUntil: placeholder("leaseUntil") }).where(and(
         idIn("ids"),
         eq(tasks.workerId, placeholder("workerId")),
-        inStatus("running"),
+        // `+`: found by their ids, not among every task running in the cluster (status index)
+        sql`+${tasks.status} = ${RUNNING}`,
       )),
     ),
     typeLimits: compile<Record<string, never>>(
