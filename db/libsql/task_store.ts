@@ -297,11 +297,11 @@ function compileTimerStatements(db: Database, dialect: SQLiteAsyncDialect) {
     anyBlocked: compile<Record<string, never>>(
       db.select({ id: tasks.id }).from(tasks).where(inStatus("blocked")).limit(1),
     ),
-    /** Expired tasks, each side on its own partial index: with a TTL, and ended long ago. */
-    expired: compile<{ now: number; limit: number }>(raw(sql`
-      select id from (select id from tasks where expires_at <= ${now} limit ${placeholder("limit")})
-      limit ${placeholder("limit")}`)),
-    expiredOrRetained: compile<{ now: number; retainedSince: number; limit: number }>(raw(sql`
+    /**
+     * Expired tasks, each side on its own partial index: with a TTL, and ended before
+     * `retainedSince` (null when retention is not due: `<= null` matches nothing).
+     */
+    expired: compile<{ now: number; retainedSince: number | null; limit: number }>(raw(sql`
       select id from (select id from tasks where expires_at <= ${now} limit ${placeholder("limit")})
       union select id from (select id from tasks
         where finished_at <= ${placeholder("retainedSince")} limit ${placeholder("limit")})
@@ -730,11 +730,7 @@ export class LibsqlTaskStore implements TaskStore {
   purgeExpired(now: number, retainedSince: number | null, limit: number): Promise<number> {
     return guarded(async () => {
       // each side on its own partial index: tasks with a TTL, and tasks ended long ago
-      const found = await this.run(
-        retainedSince === null
-          ? this.timers.expired({ now, limit })
-          : this.timers.expiredOrRetained({ now, retainedSince, limit }),
-      );
+      const found = await this.run(this.timers.expired({ now, retainedSince, limit }));
       const ids = found.rows.map((r) => r.id as string);
       if (ids.length === 0) return 0;
       // re-checked in the delete: a task replayed meanwhile is no longer expired
